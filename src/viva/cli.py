@@ -1,0 +1,293 @@
+"""The command line: the only place that imports typer, builds concrete backends and sets exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import typer
+
+from viva import __version__
+from viva.errors import VivaError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="viva: an offline mock-interview voice coach. Hear a question, answer out loud, "
+                       "get graded against a reference answer, and review on a spaced-repetition schedule.")
+bank_app = typer.Typer(no_args_is_help=True, help="Check and count the question banks.")
+app.add_typer(bank_app, name="bank")
+
+BankOpt = Annotated[Optional[list[Path]], typer.Option(
+    "--bank", help="Load this extra bank file or folder too (repeatable).")]
+TopicOpt = Annotated[Optional[list[str]], typer.Option(
+    "--topic", help="Only questions of this topic id (repeatable), e.g. inference.")]
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+@contextlib.contextmanager
+def handle_errors() -> Iterator[None]:
+    """Turn a VivaError into one readable line on stderr and exit code 1; Ctrl-C into exit 130."""
+    try:
+        yield
+    except VivaError as exc:
+        for line in str(exc).splitlines() or [exc.__class__.__name__]:
+            typer.echo(f"viva: {line}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("\nviva: interrupted; every finished attempt is saved.", err=True)
+        raise typer.Exit(130) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"viva {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """viva: an offline mock-interview voice coach for ML/LLM engineering interviews."""
+
+
+def _load(extra: list[Path] | None):
+    from viva.bank import load_bank
+
+    return load_bank(extra or [])
+
+
+def _check_topics(bank, topics: list[str] | None) -> tuple[str, ...]:
+    if not topics:
+        return ()
+    known = sorted({q.topic for q in bank.questions})
+    unknown = [t for t in topics if t not in known]
+    if unknown:
+        raise VivaError(f"unknown topic '{unknown[0]}'; choose from: {', '.join(known)}")
+    return tuple(topics)
+
+
+@app.command()
+def practice(
+    typed: Annotated[bool, typer.Option("--type", help="Type answers instead of speaking them.")] = False,
+    topic: TopicOpt = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Ask at most this many questions.")] = None,
+    new: Annotated[int, typer.Option(min=0, help="At most this many new questions per day.")] = 10,
+    bank: BankOpt = None,
+) -> None:
+    """Practise: due questions first, then new ones; each answer is scored, saved and rescheduled."""
+    with handle_errors():
+        from viva.scoring import Scorer
+        from viva.session import PracticeOptions, PracticeSession, TypedAnswers, build_queue
+        from viva.store import Store, utcnow
+        from viva.ui import ConsoleUI
+
+        questions = _load(bank)
+        topics = _check_topics(questions, topic)
+        console = _console()
+        scorer = Scorer()
+        _warm_in_background(scorer)
+        with Store() as store:
+            options = PracticeOptions(topics=topics, limit=limit, new_per_day=new)
+            queue = build_queue(questions.questions, store, options, utcnow())
+            if not queue:
+                console.print("Nothing is due and today's new questions are done. 'viva due' shows what comes next.")
+                return
+            ui = ConsoleUI(console, _read_line)
+            answers = TypedAnswers(_read_line, ui.show_question)
+            mode = "typed"
+            # --- voice begin (owned by the voice pipeline) ---
+            if not typed:
+                console.print("[dim]Spoken answers are not wired in yet; typing instead.[/dim]")
+            # --- voice end ---
+            PracticeSession(store, scorer, answers, ui).run(queue, mode=mode)
+
+
+def _read_line(prompt: str) -> str:
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\n")
+
+
+def _warm_in_background(scorer) -> None:
+    import threading
+
+    threading.Thread(target=_quiet_warm, args=(scorer,), daemon=True).start()
+
+
+def _quiet_warm(scorer) -> None:
+    with contextlib.suppress(Exception):  # a failure here resurfaces, with its message, on first use
+        scorer.warm()
+
+
+@app.command()
+def grade(
+    file: Annotated[str, typer.Argument(help="A JSON-lines file of {question, reference, answer[, concepts, id]}, "
+                                            "or - for standard input.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the graded lines to this file.")] = None,
+) -> None:
+    """Grade answers in batch: one JSON line out per line in, with score, sub-scores, rating and missed concepts."""
+    with handle_errors():
+        from viva.grade import GradeError, parse_lines, result_record
+        from viva.scoring import Scorer
+
+        if file == "-":
+            lines, source = sys.stdin.read().splitlines(), "-"
+        else:
+            path = Path(file)
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except FileNotFoundError:
+                raise VivaError(f"{path}: no such file") from None
+            except UnicodeDecodeError:
+                raise VivaError(f"{path}: not UTF-8 text; save it as UTF-8 JSON lines") from None
+            except OSError as exc:
+                raise VivaError(f"{path}: cannot read ({exc.strerror})") from None
+            source = str(path)
+        parsed = list(parse_lines(lines, source))
+        good = [(q, rec) for _, q, rec in parsed if q is not None]
+        failures = [rec for _, q, rec in parsed if isinstance(rec, GradeError)]
+        scores = iter(Scorer().score_many([(q, rec["answer"]) for q, rec in good]) if good else [])
+        sink = out.open("w", encoding="utf-8") if out else sys.stdout
+        try:
+            for _, q, rec in parsed:
+                if isinstance(rec, GradeError):
+                    typer.echo(f"viva: {rec.message}", err=True)
+                else:
+                    sink.write(json.dumps(result_record(rec, next(scores)), ensure_ascii=False) + "\n")
+        finally:
+            if out:
+                sink.close()
+        if failures:
+            typer.echo(f"viva: {len(failures)} of {len(parsed)} lines could not be graded", err=True)
+            raise typer.Exit(1)
+
+
+@bank_app.command("check")
+def bank_check(
+    paths_: Annotated[Optional[list[Path]], typer.Argument(
+        metavar="[PATH]...", help="Bank files or folders to check; default: the built-in and user banks.")] = None,
+) -> None:
+    """Validate question banks and report every problem as FILE:LINE: question 'ID': what is wrong."""
+    with handle_errors():
+        from viva.bank import bank_files, check_files
+
+        files = bank_files(paths_ or [], builtin=not paths_, user=not paths_)
+        questions, problems = check_files(files)
+        for p in problems:
+            typer.echo(p, err=True)
+        if problems:
+            typer.echo(f"{len(problems)} problem(s) in {len(files)} file(s)", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"ok: {len(questions)} questions in {len(files)} file(s)")
+
+
+@bank_app.command("stats")
+def bank_stats(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as one JSON object.")] = False,
+    bank: BankOpt = None,
+) -> None:
+    """Count the questions per topic, kind, difficulty and phase."""
+    with handle_errors():
+        from viva.bank import stats
+
+        counts = stats(_load(bank).questions)
+        if as_json:
+            typer.echo(json.dumps(counts))
+            return
+        from rich.table import Table
+
+        console = _console()
+        console.print(f"{counts['total']} questions")
+        for key, title in (("by_topic", "topic"), ("by_kind", "kind"), ("by_difficulty", "difficulty"),
+                           ("by_phase", "phase")):
+            table = Table(title=f"by {title}", title_justify="left")
+            table.add_column(title)
+            table.add_column("questions", justify="right")
+            for name, n in counts[key].items():
+                table.add_row(name, str(n))
+            console.print(table)
+
+
+@app.command()
+def due(days: Annotated[int, typer.Option(min=1, max=365, help="How many days ahead to count.")] = 14) -> None:
+    """Show how many reviews are due today and on each of the next days."""
+    with handle_errors():
+        from viva.store import Store, utcnow
+
+        now = utcnow()
+        with Store() as store:
+            counts = store.due_counts(now, days, "said")
+            recog = store.due_counts(now, days, "recognized")
+        console = _console()
+        console.print(f"Due now: {counts[0]} to say aloud, {recog[0]} to recognize.")
+        from rich.table import Table
+
+        table = Table(title=f"reviews over the next {days} days", title_justify="left")
+        table.add_column("day")
+        table.add_column("say aloud", justify="right")
+        table.add_column("recognize", justify="right")
+        for i in range(days):
+            day = (now + timedelta(days=i)).astimezone().strftime("%a %d %b")
+            table.add_row("today" if i == 0 else day, str(counts[i]), str(recog[i]))
+        console.print(table)
+
+
+@app.command()
+def history(
+    limit: Annotated[int, typer.Option(min=1, help="How many recent attempts to show.")] = 20,
+    question: Annotated[Optional[str], typer.Option(help="Only attempts at this question id.")] = None,
+) -> None:
+    """List recent attempts with their scores and ratings."""
+    with handle_errors():
+        from rich.table import Table
+
+        from viva.store import Store
+
+        with Store() as store:
+            rows = store.attempts(limit, question_id=question)
+        console = _console()
+        if not rows:
+            console.print("No attempts yet: run 'viva practice' to start.")
+            return
+        table = Table(title="recent attempts", title_justify="left")
+        for col in ("id", "when", "question", "mode", "score", "rating", "missed"):
+            table.add_column(col)
+        for a in rows:
+            missed = [h["concept"] for h in a.details.get("hits", []) if h["status"] == "missed"]
+            table.add_row(str(a.id), a.created_at.astimezone().strftime("%Y-%m-%d %H:%M"), a.question_id, a.mode,
+                          "-" if a.score is None else f"{a.score:.0f}", a.rating, ", ".join(missed))
+        console.print(table)
+
+
+@app.command()
+def doctor() -> None:
+    """Check what is installed and working (bank, database, models, speech, audio), each with a fix hint."""
+    with handle_errors():
+        from viva.doctor import run_checks
+
+        console = _console()
+        failed = 0
+        for check in run_checks():
+            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+            console.print(f"{mark} {check.name}: {check.detail}")
+            if not check.ok:
+                failed += 1
+                console.print(f"       fix: {check.fix}")
+        if failed:
+            raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="viva")
