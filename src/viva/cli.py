@@ -84,13 +84,13 @@ def practice(
 ) -> None:
     """Practise: due questions first, then new ones; each answer is scored, saved and rescheduled."""
     with handle_errors():
+        questions = _load(bank)
+        topics = _check_topics(questions, topic)
         from viva.scoring import Scorer
         from viva.session import PracticeOptions, PracticeSession, TypedAnswers, build_queue
         from viva.store import Store, utcnow
         from viva.ui import ConsoleUI
 
-        questions = _load(bank)
-        topics = _check_topics(questions, topic)
         console = _console()
         scorer = Scorer()
         _warm_in_background(scorer)
