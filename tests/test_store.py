@@ -95,3 +95,46 @@ def test_due_counts_buckets_by_day(viva_home):
         counts = store.due_counts(now + timedelta(hours=1), 14)
         assert counts[0] == 1  # the failed card is due again today
         assert sum(counts) == 2
+
+
+def test_backup_and_restore_round_trip(viva_home, tmp_path):
+    from viva.store import restore_backup
+
+    now = utcnow()
+    with Store() as store:
+        card, log = Schedule().review(None, Rating.GOOD, now)
+        store.record_attempt(AttemptRecord(question_id="kept", topic="t", mode="typed", rating="good"), card, log)
+        snapshot = store.backup(tmp_path / "snap.db")
+        store.record_attempt(AttemptRecord(question_id="later", topic="t", mode="typed", rating="good"))
+    saved = restore_backup(snapshot)
+    with Store() as store:
+        assert [a.question_id for a in store.attempts()] == ["kept"]
+    with Store(saved) as previous:
+        assert {a.question_id for a in previous.attempts()} == {"kept", "later"}
+
+
+def test_restore_refuses_a_file_that_is_not_a_backup(viva_home, tmp_path):
+    from viva.store import restore_backup
+
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"x" * 4096)
+    with pytest.raises(StoreError, match="is not a viva database backup; nothing was changed"):
+        restore_backup(junk)
+
+
+def test_second_session_is_told_one_is_running(viva_home):
+    import subprocess
+    import sys
+
+    from viva.errors import SessionBusyError
+    from viva.lock import session_lock
+
+    with session_lock():
+        with pytest.raises(SessionBusyError, match=r"another viva session is running \(pid \d+"):
+            with session_lock():
+                pass
+        code = "from viva.lock import session_lock\nwith session_lock(): pass"
+        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert "SessionBusyError: another viva session is running" in other.stderr
+    with session_lock():  # released
+        pass

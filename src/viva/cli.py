@@ -94,7 +94,9 @@ def practice(
         console = _console()
         scorer = Scorer()
         _warm_in_background(scorer)
-        with Store() as store:
+        from viva.lock import session_lock
+
+        with session_lock(), Store() as store:
             options = PracticeOptions(topics=topics, limit=limit, new_per_day=new)
             queue = build_queue(questions.questions, store, options, utcnow())
             if not queue:
@@ -268,6 +270,32 @@ def history(
             table.add_row(str(a.id), a.created_at.astimezone().strftime("%Y-%m-%d %H:%M"), a.question_id, a.mode,
                           "-" if a.score is None else f"{a.score:.0f}", a.rating, ", ".join(missed))
         console.print(table)
+
+
+@app.command()
+def backup(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the backup to this file instead of the "
+                                                "backups folder.")] = None,
+) -> None:
+    """Copy the practice database (a consistent snapshot, safe while practising) to a backup file."""
+    with handle_errors():
+        from viva.store import Store
+
+        with Store() as store:
+            target = store.backup(out)
+        typer.echo(f"backed up to {target}")
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A backup made by 'viva backup' (or found in the backups folder).")],
+) -> None:
+    """Replace the practice database with a backup; the current one is backed up first."""
+    with handle_errors():
+        from viva.store import restore_backup
+
+        saved = restore_backup(file)
+        typer.echo(f"restored {file}" + (f"; the previous database was saved to {saved}" if saved else ""))
 
 
 @app.command()

@@ -312,4 +312,42 @@ class Store:
         return counts
 
 
-__all__ = ["AttemptRecord", "AttemptRow", "CardRow", "Store", "utcnow"]
+def restore_backup(backup: Path, target: Path | None = None) -> Path | None:
+    """Check that ``backup`` is a viva database this version can read, then put it in place.
+
+    The current database, if any, is backed up first; returns where it went.
+    """
+    backup, target = Path(backup), Path(target) if target else paths.db_path()
+    if not backup.is_file():
+        raise StoreError(f"{backup}: no such backup file")
+    try:
+        conn = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+        ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        names = {r[0] for r in conn.execute("SELECT name FROM migrations")}
+        conn.close()
+    except sqlite3.Error:
+        ok, names = False, set()
+    if not ok or not names:
+        raise StoreError(f"{backup} is not a viva database backup; nothing was changed")
+    unknown = names - {n for n, _ in MIGRATIONS}
+    if unknown:
+        raise StoreError(f"{backup} was written by a newer viva (schema {sorted(unknown)[-1]}); nothing was changed")
+    saved = None
+    if target.exists():
+        with Store(target) as current:
+            saved = current.backup(None) if target == paths.db_path() else current.backup(
+                target.with_suffix(".before-restore.db"))
+    tmp = target.with_suffix(".restoring")
+    src = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+    dest = sqlite3.connect(tmp)
+    with dest:
+        src.backup(dest)
+    src.close()
+    dest.close()
+    for suffix in ("-wal", "-shm"):
+        Path(str(target) + suffix).unlink(missing_ok=True)
+    os.replace(tmp, target)
+    return saved
+
+
+__all__ = ["AttemptRecord", "AttemptRow", "CardRow", "Store", "restore_backup", "utcnow"]
