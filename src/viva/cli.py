@@ -9,10 +9,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
+import os
+
 import typer
 
 from viva import __version__
 from viva.errors import VivaError
+
+# Models load from local files only, and quietly: no hub calls, no progress bars over the prompt.
+for _key, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                     ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
+                     ("TOKENIZERS_PARALLELISM", "false")):
+    os.environ.setdefault(_key, _value)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="viva: an offline mock-interview voice coach. Hear a question, answer out loud, "

@@ -105,5 +105,6 @@ class ConsoleUI:
             self.console.print("No answers this session; nothing was scheduled.")
             return
         ratings = ", ".join(f"{k} {v}" for k, v in result.ratings().items() if v)
-        self.console.print(f"Session over: {result.answered} answers, mean score {result.mean_score:.0f}/100 "
+        noun = "answer" if result.answered == 1 else "answers"
+        self.console.print(f"Session over: {result.answered} {noun}, mean score {result.mean_score:.0f}/100 "
                            f"({ratings}). Every attempt is saved; 'viva due' shows what comes next.")
