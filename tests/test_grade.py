@@ -55,3 +55,18 @@ def test_grade_from_stdin():
     r = runner.invoke(app, ["grade", "-"], input=lines({"question": Q, "reference": REF, "answer": COMPLETE}))
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["rating"] in {"good", "easy", "hard"}
+
+
+def test_grade_survives_empty_huge_and_non_english_answers(tmp_path):
+    huge = " ".join(["attention"] * 10_000)
+    src = tmp_path / "odd.jsonl"
+    src.write_text(lines({"question": Q, "reference": REF, "answer": ""},
+                         {"question": Q, "reference": REF, "answer": huge},
+                         {"question": Q, "reference": REF, "answer": "缓存存储先前令牌的键和值。"},
+                         {"question": Q, "reference": REF, "answer": "Der KV-Cache speichert Schlüssel und Werte."}),
+                   encoding="utf-8")
+    r = runner.invoke(app, ["grade", str(src)])
+    assert r.exit_code == 0, r.output
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(out) == 4
+    assert out[0]["rating"] == "again" and out[1]["rating"] in ("again", "hard")

@@ -92,6 +92,8 @@ class ConceptHit:
     status: str  # "hit" | "partial" | "misheard" | "missed"
     similarity: float
     evidence: str = ""
+    heard_as: str = ""  # words of a transcript that sound like one of the concept's phrases ("KV cash")
+    sounds_like: str = ""  # the phrase they sound like ("KV cache")
 
     @property
     def covered(self) -> float:

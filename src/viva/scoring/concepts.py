@@ -1,0 +1,298 @@
+"""Key concepts: derive them from a reference, and find each one in an answer (hit, partial, misheard).
+
+A concept is found two ways and the stronger wins:
+
+* lexically: the content-word stems of the concept phrase (or an alias) appear close together in the
+  answer, exactly or fuzzily (rapidfuzz, for typos like "seperated");
+* semantically: the embedding of the phrase is close to the best window of the answer (a few words up to a
+  sentence; window vectors come pooled from one pass of the encoder, see ``embedder.embed_spans``).
+
+Spoken answers are Whisper transcripts, so a phrase whose words are *heard-alike* in the answer (same
+metaphone code, e.g. "KV cash", "Laura", "decay" for d_k) or that matches an alias which is itself a
+mis-hearing of another phrase, is reported as ``misheard`` rather than missed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jellyfish
+import numpy as np
+from rapidfuzz import fuzz
+
+from viva.domain import Concept, ConceptHit
+from viva.scoring import text as tx
+
+# Concept status thresholds on the combined 0-1 concept score (lexical share or calibrated cosine).
+HIT_SCORE = 0.75
+PARTIAL_SCORE = 0.45
+# Cosine between a concept phrase and a pooled answer window: below FLOOR counts 0, at CEIL counts 1.
+# Pooled window vectors sit lower than separately embedded ones (context dilutes them), hence the band.
+EMBED_FLOOR = 0.30
+EMBED_CEIL = 0.72
+FUZZY_TOKEN_RATIO = 86  # rapidfuzz ratio for two words to count as the same word misspelt (length >= 5)
+MIN_FUZZY_LEN = 5
+MISHEARD_CODE_RATIO = 80  # metaphone codes this close (and long enough) sound alike
+MISHEARD_SPELLING_RATIO = 55  # ...if the spellings are not wildly different either
+MIN_MISHEARD_SHARE = 0.99  # every word of the phrase must be present, exactly or heard-alike
+DERIVED_MIN, DERIVED_MAX = 3, 6  # concepts derived from a reference
+DERIVED_MAX_WORDS = 4
+
+
+@dataclass(frozen=True)
+class PhrasePlan:
+    """A concept phrase prepared for matching."""
+
+    text: str
+    stems: tuple[str, ...]
+    misheard_alias: bool  # the phrase is a listed mis-hearing of another phrase ("KV cash")
+    sounds_like: str = ""  # for a mis-hearing alias: the phrase it is a mis-hearing of ("KV cache")
+
+
+@dataclass(frozen=True)
+class ConceptPlan:
+    """A concept with its phrases prepared; built once per question."""
+
+    concept: Concept
+    phrases: tuple[PhrasePlan, ...]
+
+
+def derive_concepts(reference: str) -> tuple[Concept, ...]:
+    """Key phrases of a reference answer, for questions that list no concepts.
+
+    RAKE-style: runs of content words between stopwords and punctuation are candidate phrases, scored by
+    the sum of their words' degree/frequency; the top 3-6 (longest phrases trimmed to 4 words) become
+    concepts, in reference order.
+    """
+    return _derive_concepts(reference.strip())
+
+
+@lru_cache(maxsize=4096)
+def _derive_concepts(reference: str) -> tuple[Concept, ...]:
+    runs: list[list[str]] = []
+    for a, b in tx.clause_spans(reference):
+        current: list[str] = []
+        for w in tx.words(reference[a:b]):
+            if w.lower in tx.STOPWORDS or w.lower in tx.NEGATIONS:
+                if current:
+                    runs.append(current)
+                current = []
+            else:
+                current.append(w.text)
+        if current:
+            runs.append(current)
+    runs = [r[:DERIVED_MAX_WORDS] for r in runs if r]
+    if not runs:
+        return ()
+    freq: dict[str, int] = {}
+    degree: dict[str, int] = {}
+    for run in runs:
+        for word in run:
+            key = tx.stem(word)
+            freq[key] = freq.get(key, 0) + 1
+            degree[key] = degree.get(key, 0) + len(run)
+    scored: dict[str, tuple[float, int]] = {}
+    for pos, run in enumerate(runs):
+        phrase = " ".join(run)
+        score = sum(degree[tx.stem(w)] / freq[tx.stem(w)] for w in run)
+        if len(run) == 1 and len(run[0]) <= 2 and not run[0].isupper():
+            continue  # "1", "x": not a concept on its own
+        key = phrase.lower()
+        if key not in scored or scored[key][0] < score:
+            scored[key] = (score, pos)
+    count = max(DERIVED_MIN, min(DERIVED_MAX, (len(scored) + 1) // 2))
+    best = sorted(scored.items(), key=lambda kv: -kv[1][0])[:count]
+    ordered = sorted(best, key=lambda kv: kv[1][1])
+    names = {k: " ".join(runs[pos]) for k, (_, pos) in ordered}
+    return tuple(Concept(name=names[k]) for k, _ in ordered)
+
+
+def plan_concepts(concepts: tuple[Concept, ...], reference: str) -> tuple[ConceptPlan, ...]:
+    """Prepare concepts for matching: stems per phrase, and which aliases are mis-hearings."""
+    ref_stems = set(tx.stems(reference))
+    plans = []
+    for concept in concepts:
+        phrases = [p for p in dict.fromkeys(concept.phrases) if tx.words(p)]
+        prepared = []
+        for phrase in phrases:
+            others = [o for o in phrases if o != phrase]
+            meant = _mishearing_of(phrase, others, ref_stems)
+            prepared.append(PhrasePlan(phrase, _phrase_stems(phrase), bool(meant), meant))
+        plans.append(ConceptPlan(concept, tuple(prepared)))
+    return tuple(plans)
+
+
+def match_concepts(
+    plans: tuple[ConceptPlan, ...],
+    answer: str,
+    answer_words: tuple[tx.Word, ...],
+    window_spans: tuple[tuple[int, int], ...],
+    window_sims: np.ndarray,
+    on_topic: bool = True,
+) -> tuple[ConceptHit, ...]:
+    """Grade each concept against one answer.
+
+    Args:
+        plans: the question's prepared concepts.
+        answer: the answer text.
+        answer_words: ``text.words(answer)``.
+        window_spans: character spans of the answer windows.
+        window_sims: cosine of each phrase with each window, shape ``(n_phrases_total, n_windows)``, rows
+            in the order of ``plans`` and their phrases.
+        on_topic: whether the answer as a whole is about the question; heard-alike words found without
+            a listed alias are only trusted in an on-topic answer.
+    """
+    hits, row = [], 0
+    for plan in plans:
+        best_lex, lex_span, best_emb, emb_span = 0.0, None, 0.0, None
+        heard: tuple[tuple[int, int], str, str] | None = None  # (span, heard words, meant phrase)
+        for phrase in plan.phrases:
+            sims = window_sims[row] if window_sims.size else np.zeros(0)
+            row += 1
+            lex = _lexical_match(phrase.stems, answer_words)
+            if phrase.misheard_alias:
+                if lex.share >= MIN_MISHEARD_SHARE and heard is None:
+                    heard = (lex.span, answer[lex.span[0] : lex.span[1]], phrase.sounds_like)
+                continue
+            if on_topic and lex.heard and lex.heard_share >= MIN_MISHEARD_SHARE and heard is None:
+                heard = (lex.heard_span, answer[lex.heard_span[0] : lex.heard_span[1]], phrase.text)
+            if lex.share > best_lex:
+                best_lex, lex_span = lex.share, lex.span
+            if sims.size:
+                j = int(np.argmax(sims))
+                emb = float(np.clip((sims[j] - EMBED_FLOOR) / (EMBED_CEIL - EMBED_FLOOR), 0.0, 1.0))
+                if emb > best_emb:
+                    best_emb, emb_span = emb, window_spans[j]
+        score = max(best_lex, best_emb)
+        span = lex_span if best_lex >= best_emb else emb_span
+        if score >= HIT_SCORE:
+            status = "hit"
+        elif heard is not None:
+            status, score, span = "misheard", max(score, HIT_SCORE), heard[0]
+        elif score >= PARTIAL_SCORE:
+            status = "partial"
+        else:
+            status = "missed"
+        evidence = answer[span[0] : span[1]] if span is not None and status != "missed" else ""
+        heard_as, sounds_like = (heard[1], heard[2]) if heard is not None else ("", "")
+        if status == "misheard":
+            evidence = heard_as
+        hits.append(ConceptHit(plan.concept, status, round(score, 3), evidence, heard_as, sounds_like))
+    return tuple(hits)
+
+
+def phrase_texts(plans: tuple[ConceptPlan, ...]) -> list[str]:
+    """Every phrase of every concept, in the row order ``match_concepts`` expects."""
+    return [p.text for plan in plans for p in plan.phrases]
+
+
+def _phrase_stems(phrase: str) -> tuple[str, ...]:
+    content = tx.content_stems(phrase)
+    return content or tx.stems(phrase)
+
+
+def _mishearing_of(phrase: str, others: list[str], ref_stems: set[str]) -> str:
+    """The phrase ``phrase`` is a mis-hearing of, or "": an alias is a mis-hearing if it sounds like
+    another phrase of the concept but the reference never uses its words ("KV cash" beside "KV cache",
+    "Laura" beside "LoRA")."""
+    own = set(tx.stems(phrase))
+    if own <= ref_stems:
+        return ""
+    code = _code(phrase)
+    for other in others:
+        if tx.normalise(other).replace(" ", "") == tx.normalise(phrase).replace(" ", ""):
+            continue  # "soft max" / "softmax" is spacing, not a mis-hearing
+        if _sounds_alike(code, _code(other), tx.normalise(phrase), tx.normalise(other)):
+            return True
+    return False
+
+
+@lru_cache(maxsize=65_536)
+def _code(text: str) -> str:
+    return jellyfish.metaphone(tx.normalise(text).replace(" ", "")) if text.strip() else ""
+
+
+def _sounds_alike(code_a: str, code_b: str, spell_a: str, spell_b: str) -> bool:
+    if not code_a or not code_b:
+        return False
+    if code_a == code_b:
+        return True
+    return (
+        min(len(code_a), len(code_b)) >= 4
+        and fuzz.ratio(code_a, code_b) >= MISHEARD_CODE_RATIO
+        and fuzz.ratio(spell_a, spell_b) >= MISHEARD_SPELLING_RATIO
+    )
+
+
+@lru_cache(maxsize=262_144)
+def _token_match(phrase_stem: str, answer_stem: str) -> tuple[float, bool]:
+    """(credit, heard_alike) for one phrase word against one answer word."""
+    if phrase_stem == answer_stem:
+        return 1.0, False
+    if min(len(phrase_stem), len(answer_stem)) >= MIN_FUZZY_LEN:
+        if fuzz.ratio(phrase_stem, answer_stem) >= FUZZY_TOKEN_RATIO:
+            return 0.9, False
+    if len(phrase_stem) >= 3 and _sounds_alike(_code(phrase_stem), _code(answer_stem), phrase_stem, answer_stem):
+        return 1.0, True
+    return 0.0, False
+
+
+@dataclass(frozen=True)
+class LexicalMatch:
+    """How much of a phrase an answer says: ``share`` exactly or misspelt, ``heard_share`` also counting
+    heard-alike words (``heard``, the answer's words), each with the character span of its evidence."""
+
+    share: float = 0.0
+    span: tuple[int, int] | None = None
+    heard_share: float = 0.0
+    heard_span: tuple[int, int] | None = None
+    heard: str = ""
+
+
+def _lexical_match(phrase_stems: tuple[str, ...], answer_words: tuple[tx.Word, ...]) -> LexicalMatch:
+    """Best share of the phrase's words found close together in the answer.
+
+    Phrase words are searched in a window of ``len(phrase) + 2`` answer words, so "keys and the values"
+    still matches "keys and values"; the phrase glued into one word is tried against single answer words
+    too ("decay" for "d k", "softmax" for "soft max").
+    """
+    m = len(phrase_stems)
+    if not m or not answer_words:
+        return LexicalMatch()
+    joined = "".join(phrase_stems)
+    best, best_heard = (0.0, None), (0.0, None, "")
+    for i in range(len(answer_words)):
+        window = answer_words[i : i + m + 2]
+        credit, heard, used = 0.0, [], set()
+        for ps in phrase_stems:
+            top, top_j, top_heard = 0.0, -1, False
+            for j, w in enumerate(window):
+                if j not in used:
+                    c, alike = _token_match(ps, w.stem)
+                    if alike and w.lower in tx.STOPWORDS:
+                        continue  # "the" never stands for a mis-heard term
+                    if c > top:
+                        top, top_j, top_heard = c, j, alike
+            if top_j >= 0:
+                used.add(top_j)
+                if top_heard:
+                    heard.append(top_j)
+                else:
+                    credit += top
+        if m > 1 and len(joined) >= 4:
+            c, alike = _token_match(joined, window[0].stem)
+            if c and alike and len(heard) + credit < m:
+                credit, heard, used = 0.0, [0], {0}
+            elif c * m > credit:
+                credit, heard, used = c * m, [], {0}
+        if not used:
+            continue
+        span = (window[min(used)].start, window[max(used)].end)
+        if credit / m > best[0]:
+            best = (credit / m, span)
+        if heard and (credit + len(heard)) / m > best_heard[0]:
+            best_heard = ((credit + len(heard)) / m, span, " ".join(window[j].text for j in sorted(heard)))
+        if credit >= m:
+            break
+    return LexicalMatch(min(best[0], 1.0), best[1], min(best_heard[0], 1.0), best_heard[1], best_heard[2])

@@ -1,0 +1,128 @@
+"""Plain-text helpers for the rubric: words with offsets, light stemming, sentences, windows.
+
+Everything here is pure and cheap; the rubric calls it once per answer and once per question.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
+SENTENCE_END_RE = re.compile(r"(?<=[.!?;])\s+|\n+")
+CLAUSE_BREAK_RE = re.compile(r"[,:;.!?()]|\b(?:while|whereas|but|although|though|so that|because)\b", re.I)
+WINDOW_SIZES = (2, 4, 7)  # words per sliding window; sentences are added as windows too
+MIN_STEM = 3  # never strip a suffix that leaves fewer letters than this
+
+STOPWORDS = frozenset(
+    """a an the and or of to in on at by for with from as is are was were be been being it its this that
+    these those there their they them we you your i me my our he she his her which who whom what when where
+    why how than then so such can could would should will shall may might must do does did done has have had
+    having not no nor into onto over under about each per also just very only any all some more most other
+    same both either neither own too up down out off again further once here s t if else because while
+    whereas but though although one two use used uses using make makes made get gets got""".split()
+)
+NEGATIONS = frozenset("not no never none nothing neither nor without cannot can't don't doesn't isn't aren't "
+                      "wasn't weren't won't shouldn't couldn't wouldn't didn't hasn't haven't".split())
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word of a text: its original characters, offsets and normalised stem."""
+
+    text: str
+    start: int
+    end: int
+    stem: str
+
+    @property
+    def lower(self) -> str:
+        return self.text.lower()
+
+
+@lru_cache(maxsize=65_536)
+def stem(word: str) -> str:
+    """A light, consistent stem: lowercase, drop plural and common verb endings.
+
+    Not linguistics, just enough that "keys"/"key", "stores"/"storing"/"stored", "queries"/"query"
+    meet: both sides of every comparison go through the same function.
+    """
+    w = word.lower().replace("'", "")
+    if w.endswith("n't"):
+        return w
+    for suffix, repl in (("ies", "y"), ("ied", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if w.endswith(suffix) and len(w) - len(suffix) + len(repl) >= MIN_STEM:
+            if suffix == "s" and (w.endswith("ss") or w.endswith("us") or w.endswith("is")):
+                continue
+            if suffix == "es" and not re.search(r"(?:s|x|z|ch|sh)es$", w):
+                continue
+            w = w[: len(w) - len(suffix)] + repl
+            break
+    if len(w) > MIN_STEM + 1 and w.endswith("e"):
+        w = w[:-1]  # "compute"/"computing" and "store"/"storing" meet
+    return w
+
+
+def words(text: str) -> tuple[Word, ...]:
+    """The words of ``text`` with character offsets (hyphens, underscores and punctuation split words)."""
+    return tuple(Word(m.group(), m.start(), m.end(), stem(m.group())) for m in WORD_RE.finditer(text))
+
+
+def stems(text: str) -> tuple[str, ...]:
+    return tuple(w.stem for w in words(text))
+
+
+def content_stems(text: str) -> tuple[str, ...]:
+    """Stems of the words that carry meaning (stopwords dropped), in order."""
+    return tuple(w.stem for w in words(text) if w.lower not in STOPWORDS)
+
+
+def normalise(text: str) -> str:
+    """Lowercase, words only, single spaces: "KV-Cache's" → "kv cache's"."""
+    return " ".join(w.lower for w in words(text))
+
+
+def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """Character spans of the sentences of ``text`` (split after . ! ? ; and at line breaks)."""
+    spans, start = [], 0
+    for m in SENTENCE_END_RE.finditer(text):
+        if text[start : m.start()].strip():
+            spans.append((start, m.start()))
+        start = m.end()
+    if text[start:].strip():
+        spans.append((start, len(text.rstrip())))
+    return tuple(_strip_span(text, a, b) for a, b in spans)
+
+
+def clause_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """Character spans of clauses: sentences cut further at commas, colons and contrast words."""
+    spans, start = [], 0
+    for m in CLAUSE_BREAK_RE.finditer(text):
+        if WORD_RE.search(text[start : m.start()]):
+            spans.append(_strip_span(text, start, m.start()))
+        start = m.end()
+    if WORD_RE.search(text[start:]):
+        spans.append(_strip_span(text, start, len(text)))
+    return tuple(spans)
+
+
+def window_spans(ws: tuple[Word, ...], sizes: tuple[int, ...] = WINDOW_SIZES) -> tuple[tuple[int, int], ...]:
+    """Character spans of every run of ``size`` consecutive words, for each size (deduplicated)."""
+    seen: dict[tuple[int, int], None] = {}
+    n = len(ws)
+    if n == 0:
+        return ()
+    for size in sizes:
+        size = min(size, n)
+        for i in range(0, max(n - size + 1, 0)):
+            seen[(ws[i].start, ws[i + size - 1].end)] = None
+    return tuple(seen)
+
+
+def _strip_span(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and not text[a].isalnum():
+        a += 1
+    while b > a and not text[b - 1].isalnum():
+        b -= 1
+    return a, b
