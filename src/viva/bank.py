@@ -7,6 +7,7 @@ Every problem in every file is collected and reported in one run, each as
 from __future__ import annotations
 
 import re
+import reprlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,12 @@ QUESTION_KEYS = {
 REQUIRED_KEYS = ("id", "topic", "question", "answer", "concepts")
 CONCEPT_KEYS = {"name", "aliases", "weight"}
 FILE_KEYS = {"questions", "topics"}
+
+# Bad values are quoted in messages through a bounded repr: YAML aliases can make a 1 KB file a structure
+# of 10^9 items ("billion laughs"), and a plain repr of it would never finish.
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 2, 4, 4, 80, 80
+_show = _REPR.repr
 
 
 class _Map(dict):
@@ -138,6 +145,8 @@ def _read_text(path: Path) -> tuple[str | None, str | None]:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             return None, f"{path}: file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for a bank; split it"
+        if not path.is_file():  # a device or a pipe has no size to check and may never end
+            return None, f"{path}: not a regular file; give a .yaml bank file"
         raw = path.read_bytes()
     except FileNotFoundError:
         return None, f"{path}: no such file"
@@ -160,6 +169,10 @@ def _load_file(path: Path) -> tuple[list[Question], list[str]]:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        tag = re.search(r"constructor for the tag '([^']*)'", problem)
+        if tag:  # SafeLoader refuses !!python/object and friends; say so rather than "syntax error"
+            return [], [f"{path}{line}: YAML tag '{tag.group(1)}' is not allowed in a question bank (plain YAML "
+                        "only); remove the tag"]
         return [], [f"{path}{line}: YAML syntax error: {problem}; fix the indentation or quote the value"]
     except RecursionError:
         return [], [f"{path}: YAML nested too deeply to be a question bank"]
@@ -207,10 +220,10 @@ def _parse_question(path: Path, index: int, item: Any, topics: tuple[str, ...]):
         if key not in item:
             bad(None, f"missing required key '{key}'")
     if "id" in item and not (isinstance(qid, str) and SLUG.match(qid)):
-        bad("id", f"id: {qid!r} is not a slug (lowercase letters, digits and '-')")
+        bad("id", f"id: {_show(qid)} is not a slug (lowercase letters, digits and '-')")
     topic = item.get("topic")
     if "topic" in item and topic not in topics:
-        bad("topic", f"topic: {topic!r} is not one of {', '.join(topics)}")
+        bad("topic", f"topic: {_show(topic)} is not one of {', '.join(topics)}")
     text_fields = {}
     for key in ("question", "answer"):
         value = item.get(key)
@@ -219,13 +232,13 @@ def _parse_question(path: Path, index: int, item: Any, topics: tuple[str, ...]):
         text_fields[key] = " ".join(str(value).split()) if isinstance(value, str) else ""
     kind = item.get("kind", "concept")
     if kind not in KINDS:
-        bad("kind", f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+        bad("kind", f"kind: {_show(kind)} is not one of {', '.join(KINDS)}")
     difficulty = item.get("difficulty", 2)
     if isinstance(difficulty, bool) or not isinstance(difficulty, int) or not 1 <= difficulty <= 3:
-        bad("difficulty", f"difficulty: {difficulty!r} must be 1, 2 or 3")
+        bad("difficulty", f"difficulty: {_show(difficulty)} must be 1, 2 or 3")
     phase = item.get("phase", DEFAULT_PHASE.get(topic, PHASES[0]) if isinstance(topic, str) else PHASES[0])
     if phase not in PHASES:
-        bad("phase", f"phase: {phase!r} is not one of {', '.join(PHASES)}")
+        bad("phase", f"phase: {_show(phase)} is not one of {', '.join(PHASES)}")
     lists = {}
     for key in ("follow_ups", "misconceptions"):
         value = item.get(key, [])
@@ -274,7 +287,7 @@ def _parse_concepts(item: _Map, bad) -> tuple[Concept, ...]:
             aliases = []
         weight = c.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= MAX_WEIGHT:
-            bad("concepts", f"{where} '{name}': weight: {weight!r} must be a number above 0 and at most {MAX_WEIGHT:g}")
+            bad("concepts", f"{where} '{name}': weight: {_show(weight)} must be a number above 0 and at most {MAX_WEIGHT:g}")
             weight = 1.0
         concepts.append(Concept(" ".join(name.split()), tuple(" ".join(a.split()) for a in aliases), float(weight)))
     names = Counter(c.name.lower() for c in concepts)

@@ -13,7 +13,7 @@ import os
 
 import typer
 
-from viva import __version__
+from viva import __version__, cli_learn
 from viva.errors import VivaError
 
 # Models load from local files only, and quietly: no hub calls, no progress bars over the prompt.
@@ -22,11 +22,13 @@ for _key, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
                      ("TOKENIZERS_PARALLELISM", "false")):
     os.environ.setdefault(_key, _value)
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+                  context_settings={"max_content_width": 120},
                   help="viva: an offline mock-interview voice coach. Hear a question, answer out loud, "
                        "get graded against a reference answer, and review on a spaced-repetition schedule.")
 bank_app = typer.Typer(no_args_is_help=True, help="Check and count the question banks.")
 app.add_typer(bank_app, name="bank")
+cli_learn.register(app)
 
 BankOpt = Annotated[Optional[list[Path]], typer.Option(
     "--bank", help="Load this extra bank file or folder too (repeatable).")]
@@ -87,8 +89,28 @@ def practice(
     typed: Annotated[bool, typer.Option("--type", help="Type answers instead of speaking them.")] = False,
     topic: TopicOpt = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Ask at most this many questions.")] = None,
-    new: Annotated[int, typer.Option(min=0, help="At most this many new questions per day.")] = 10,
+    new: Annotated[Optional[int], typer.Option(
+        min=0, help="At most this many new questions today (default 10, or the pace of a running 'viva plan').")] = None,
     bank: BankOpt = None,
+    predict: Annotated[bool, typer.Option(
+        "--predict", help="Before each question, say whether you know it; 'viva progress' compares that with "
+                          "how the answer went.")] = False,
+    tts: Annotated[str, typer.Option("--tts", help="Speech engine for the questions: auto (Piper if installed), "
+                                                  "piper, espeak or none.")] = "auto",
+    voice: Annotated[Optional[str], typer.Option("--voice", help="espeak-ng voice, e.g. en-us or en-gb "
+                                                                 "(implies --tts espeak unless --tts is given).")] = None,
+    rate: Annotated[int, typer.Option("--rate", min=80, max=400, help="Speaking rate in words per minute.")] = 175,
+    no_speak: Annotated[bool, typer.Option("--no-speak", help="Show the questions without speaking them.")] = False,
+    speak_feedback: Annotated[bool, typer.Option("--speak-feedback",
+                                                 help="Also speak the verdict: score and the concept to fix first.")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="Transcription engine: faster-whisper or "
+                                                         "openai-whisper.")] = "faster-whisper",
+    model: Annotated[Optional[str], typer.Option("--model", help="Whisper model name or folder, e.g. tiny.en or "
+                                                                 "base; default: the best one installed.")] = None,
+    silence: Annotated[float, typer.Option("--silence", min=0.5, max=10.0,
+                                           help="Seconds of silence that end a spoken answer.")] = 2.0,
+    max_seconds: Annotated[float, typer.Option("--max-seconds", min=5, max=900,
+                                               help="Longest spoken answer, in seconds.")] = 180.0,
 ) -> None:
     """Practise: due questions first, then new ones; each answer is scored, saved and rescheduled."""
     with handle_errors():
@@ -104,8 +126,14 @@ def practice(
         _warm_in_background(scorer)
         from viva.lock import session_lock
 
+        from viva.plan import practice_settings
+        from viva.schedule import NEW_PER_DAY, Schedule
+
         with session_lock(), Store() as store:
-            options = PracticeOptions(topics=topics, limit=limit, new_per_day=new)
+            sweep_recordings(store, console)
+            plan = practice_settings(store, questions.questions, utcnow(), NEW_PER_DAY if new is None else new)
+            options = PracticeOptions(topics=topics, limit=limit, phase_order=plan.phase_order,
+                                      new_per_day=plan.new_per_day if new is None else new)
             queue = build_queue(questions.questions, store, options, utcnow())
             if not queue:
                 console.print("Nothing is due and today's new questions are done. 'viva due' shows what comes next.")
@@ -115,9 +143,36 @@ def practice(
             mode = "typed"
             # --- voice begin (owned by the voice pipeline) ---
             if not typed:
-                console.print("[dim]Spoken answers are not wired in yet; typing instead.[/dim]")
+                from viva.audio.recorder import RecordOptions
+                from viva.voice import SpeakingUI, VoiceOptions, build_spoken_answers
+
+                vopts = VoiceOptions(tts="espeak" if voice and tts == "auto" else tts, voice=voice, rate_wpm=rate,
+                                     speak=not no_speak, speak_feedback=speak_feedback, engine=engine, model=model,
+                                     record=RecordOptions(trailing_silence_s=silence, max_s=max_seconds))
+                spoken = build_spoken_answers(console, _read_line, vopts)
+                if spoken is not None:
+                    answers, mode = spoken, "spoken"
+                    if speak_feedback:
+                        ui = SpeakingUI(ui, spoken.speaker)
             # --- voice end ---
-            PracticeSession(store, scorer, answers, ui).run(queue, mode=mode)
+            if predict:
+                from viva.review import PredictingAnswers
+
+                answers = PredictingAnswers(answers, _read_line)
+            schedule = Schedule(plan.desired_retention)
+            PracticeSession(store, scorer, answers, ui, schedule=schedule).run(queue, mode=mode)
+
+
+def sweep_recordings(store, console) -> None:
+    """At session start (under the lock): recordings of answers a crash interrupted move aside, with a note."""
+    from viva.recordings import sweep_unlinked
+
+    moved = sweep_unlinked(store.audio_names())
+    if moved:
+        what = "1 recording of an interrupted answer" if len(moved) == 1 else \
+            f"{len(moved)} recordings of interrupted answers"
+        console.print(f"viva: moved {what} (never saved as an attempt) to {moved[0].parent}", soft_wrap=True,
+                      highlight=False)
 
 
 def _read_line(prompt: str) -> str:
@@ -168,7 +223,11 @@ def grade(
         good = [(q, rec) for _, q, rec in parsed if q is not None]
         failures = [rec for _, q, rec in parsed if isinstance(rec, GradeError)]
         scores = iter(Scorer().score_many([(q, rec["answer"]) for q, rec in good]) if good else [])
-        sink = out.open("w", encoding="utf-8") if out else sys.stdout
+        try:
+            sink = out.open("w", encoding="utf-8") if out else sys.stdout
+        except OSError as exc:
+            raise VivaError(f"{out}: cannot write the graded lines ({exc.strerror}); choose another --out file") \
+                from None
         try:
             for _, q, rec in parsed:
                 if isinstance(rec, GradeError):
@@ -300,9 +359,11 @@ def restore(
 ) -> None:
     """Replace the practice database with a backup; the current one is backed up first."""
     with handle_errors():
+        from viva.lock import session_lock
         from viva.store import restore_backup
 
-        saved = restore_backup(file)
+        with session_lock():  # replacing the database under a running session would lose its attempts
+            saved = restore_backup(file)
         typer.echo(f"restored {file}" + (f"; the previous database was saved to {saved}" if saved else ""))
 
 
@@ -324,6 +385,24 @@ def doctor() -> None:
             raise typer.Exit(1)
 
 
+LOG_ENV = "VIVA_LOG"  # e.g. VIVA_LOG=debug: diagnostics (and the practice loop's stage lines) on stderr
+
+
+def _configure_logging() -> None:
+    level = os.environ.get(LOG_ENV, "").strip().upper()
+    if not level:
+        return
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("viva %(levelname)s %(message)s"))
+    logger = logging.getLogger("viva")
+    logger.addHandler(handler)
+    logger.propagate = False  # a library may have configured the root logger: one line per record
+    logger.setLevel(level if isinstance(logging.getLevelName(level), int) else logging.DEBUG)
+
+
 def main() -> None:
     """Console-script entry point."""
+    _configure_logging()
     app(prog_name="viva")

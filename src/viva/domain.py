@@ -117,6 +117,7 @@ class Score:
     dont_know: bool = False
     contradictions: tuple[str, ...] = ()
     similarity: float = 0.0
+    recall: float = 0.0  # soft recall of the reference's content words (0-1), part of ``overall``
 
     @property
     def missed(self) -> tuple[str, ...]:

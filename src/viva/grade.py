@@ -29,6 +29,10 @@ def parse_lines(lines: Iterable[str], source: str = "-") -> Iterator[tuple[int, 
             yield number, None, GradeError(number, f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); "
                                                    "each line must be one JSON object")
             continue
+        except RecursionError:
+            yield number, None, GradeError(number, f"{where}: JSON nested too deeply to be an answer; each line "
+                                                   "must be one flat JSON object")
+            continue
         if not isinstance(record, dict):
             yield number, None, GradeError(number, f"{where}: expected a JSON object with question, reference, answer")
             continue

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Iterator
 
 from viva import paths
-from viva.errors import SessionBusyError
+from viva.errors import SessionBusyError, StoreError
 
 
 @contextlib.contextmanager
@@ -19,9 +19,13 @@ def session_lock() -> Iterator[None]:
     The kernel drops the lock when the process dies, even on SIGKILL, so a stale lock never blocks.
     """
     home = paths.home()
-    home.mkdir(parents=True, exist_ok=True)
     path = home / "session.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"cannot create the session lock {path} ({exc.strerror}); make {home} writable, "
+                         "or set VIVA_HOME to a writable folder") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -29,8 +33,9 @@ def session_lock() -> Iterator[None]:
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
             raise SessionBusyError(f"another viva session is running ({holder}); finish it first, "
                                    "or use a different VIVA_HOME") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}, started {datetime.now():%H:%M}".encode(), 0)
+        with contextlib.suppress(OSError):  # who holds it is a courtesy for the message; a full disk may refuse it
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}, started {datetime.now():%H:%M}".encode(), 0)
         yield
     finally:
         os.close(fd)

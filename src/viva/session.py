@@ -6,6 +6,7 @@ typed and the spoken sessions run this same loop.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +15,10 @@ from typing import Callable, Protocol
 from viva.domain import Delivery, Question, Rating, Score
 from viva.schedule import NEW_PER_DAY, Schedule, plan_queue, start_of_day
 from viva.store import AttemptRecord, Store, utcnow
+
+# Stage boundaries go to the "viva" logger at debug level (VIVA_LOG=debug shows them on stderr); the crash
+# tests watch for them to kill the process at a known stage.
+logger = logging.getLogger("viva")
 
 
 @dataclass(frozen=True)
@@ -112,14 +117,18 @@ class PracticeSession:
         previous: Score | None = None
         previous_id: int | None = None
         while True:
+            logger.debug("stage: asking %s", question.id)
             try:
                 answer = self.answers.answer(question, number, total)
             except Quit:
                 return False
+            logger.debug("stage: scoring %s", question.id)
             score = self.scorer.score(question, answer.text, delivery=answer.delivery)
             # A retry right after seeing the reference is practice, not recall: it is recorded but does
             # not move the schedule.
+            logger.debug("stage: committing %s", question.id)
             attempt_id = self._commit(question, answer, score, session_id, retry_of=previous_id)
+            logger.debug("stage: committed attempt %s", attempt_id)
             result.attempts.append((question, score, attempt_id))
             self.ui.feedback(question, score, answer, previous)
             action = self.ui.next_action()
@@ -141,6 +150,7 @@ class PracticeSession:
             question_id=question.id, topic=question.topic, mode=answer.mode, rating=score.rating.value,
             answer_text=answer.text, transcript=answer.transcript, audio_path=answer.audio_path, score=score,
             duration_s=round(answer.duration_s, 2), delivery=answer.delivery, created_at=now,
+            prediction=getattr(answer, "prediction", None),
             extra={"retry_of": retry_of} if retry_of else {},
         )
         return self.store.record_attempt(record, card, log, session_id=session_id)

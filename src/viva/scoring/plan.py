@@ -17,6 +17,7 @@ from viva.scoring.length import target_words
 from viva.scoring.precision import technical_terms
 
 EmbedFn = Callable[[list[str]], np.ndarray]
+SpansFn = Callable[[list[str], list[list[tuple[int, int]]]], tuple[np.ndarray, list[np.ndarray]]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,6 +33,7 @@ class QuestionPlan:
     ref_sentences: tuple[str, ...]
     ref_sentence_vecs: np.ndarray
     misconception_vecs: np.ndarray
+    ref_word_vecs: np.ndarray  # the reference's content words that the question doesn't already say
     terms: frozenset[str]
     target: int
 
@@ -47,16 +49,25 @@ def plan_texts(question: Question) -> tuple[list[str], tuple[ConceptPlan, ...], 
     return texts, plans, derived, sentences
 
 
-def build_plans(questions: list[Question], embed: EmbedFn) -> list[QuestionPlan]:
-    """Prepare questions with one batched ``embed`` call for all of them."""
+def reference_word_spans(question: Question) -> tuple[tuple[int, int], ...]:
+    """Spans of the reference's content words, minus words the question itself uses ("question
+    demoting": repeating the question earns nothing)."""
+    ws = tx.words(question.answer)
+    demoted = tx.content_word_spans(ws, frozenset(tx.stems(question.question)))
+    return demoted or tx.content_word_spans(ws) or ((0, len(question.answer)),)
+
+
+def build_plans(questions: list[Question], embed: EmbedFn, embed_spans: SpansFn) -> list[QuestionPlan]:
+    """Prepare questions with one batched ``embed`` call and one ``embed_spans`` call for all of them."""
     staged, texts = [], []
     for q in questions:
         q_texts, plans, derived, sentences = plan_texts(q)
         staged.append((q, plans, derived, sentences, len(texts), len(q_texts)))
         texts.extend(q_texts)
     vecs = embed(texts) if texts else np.zeros((0, 384), np.float32)
+    _, word_vecs = embed_spans([q.answer for q in questions], [list(reference_word_spans(q)) for q in questions])
     out = []
-    for q, plans, derived, sentences, start, count in staged:
+    for (q, plans, derived, sentences, start, count), words in zip(staged, word_vecs):
         v = vecs[start : start + count]
         n_s, n_m = len(sentences), len(q.misconceptions)
         phrases = phrase_texts(plans)
@@ -71,6 +82,7 @@ def build_plans(questions: list[Question], embed: EmbedFn) -> list[QuestionPlan]
                 ref_sentences=sentences,
                 ref_sentence_vecs=v[2 : 2 + n_s],
                 misconception_vecs=v[2 + n_s : 2 + n_s + n_m],
+                ref_word_vecs=np.asarray(words, np.float32).reshape(-1, v.shape[1]),
                 terms=technical_terms(q.answer, phrases),
                 target=target_words(len(tx.words(q.answer)), q.kind),
             )

@@ -19,7 +19,7 @@ VAGUE_PATTERNS: tuple[str, ...] = (
     r"kind of (?:helps?|works?|like|does)", r"sort of (?:helps?|works?|like|does)",
     r"makes? (?:it|things|them|the model) (?:better|work|nicer|faster|smarter|good)",
     r"helps? (?:a lot|with things|things)", r"does (?:its|the) (?:thing|magic)", r"(?:some|the) magic",
-    r"somehow", r"some(?:thing|how) (?:like|with) that", r"a bunch of (?:things|stuff)", r"whatever",
+    r"somehow", r"some(?:thing|how) (?:like|with) that", r"a bunch of (?:things|stuff)", r"(?:and|or) whatever",
     r"works? better", r"more or less", r"things like that", r"in some way", r"blah",
 )
 # Hedges: the speaker signals doubt without naming a condition.

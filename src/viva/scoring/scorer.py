@@ -3,7 +3,9 @@ feeds the pure rubric; ``score_many`` batches every encoder call for throughput.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from dataclasses import replace
 
 import numpy as np
 
@@ -12,11 +14,24 @@ from viva.scoring import text as tx
 from viva.scoring.embedder import Embedder, SupportsEmbed, embed_spans_fallback
 from viva.scoring.plan import QuestionPlan, build_plans
 from viva.scoring.precision import is_dont_know
-from viva.scoring.rubric import AnswerVectors, dont_know_score, grade
+from viva.scoring.rubric import AnswerVectors, dont_know_score, grade, refine_candidates
 
 log = logging.getLogger("viva")
 
 PLAN_CACHE_SIZE = 10_000  # prepared questions kept (a bank has hundreds)
+_BLAS: list = []  # the threadpoolctl controller, made once
+
+
+def _single_threaded_blas():
+    """The rubric's matrices are tiny (phrases x windows); a multi-threaded BLAS beside torch's own
+    threads turned a 20x384 @ 384x120 product into 10 ms (measured), one thread makes it 0.03 ms."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # optional: without it the scorer is only slower
+        return contextlib.nullcontext()
+    if not _BLAS:
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 class Scorer:
@@ -60,61 +75,87 @@ class Scorer:
         if new:
             if len(self._plans) + len(new) > PLAN_CACHE_SIZE:
                 self._plans.clear()
-            for q, p in zip(new, build_plans(new, self._embedder.embed)):
+            for q, p in zip(new, build_plans(new, self._embedder.embed, self._embed_spans)):
                 self._plans[q] = p
         return {q: self._plans[q] for q in questions}
 
     def _score(self, items: list[tuple[Question, str]], deliveries: list[Delivery | None]) -> list[Score]:
+        with _single_threaded_blas():
+            return self._score_batch(items, deliveries)
+
+    def _score_batch(self, items: list[tuple[Question, str]], deliveries: list[Delivery | None]) -> list[Score]:
         plans = self._plans_for([q for q, _ in items])
         results: list[Score | None] = [None] * len(items)
-        todo = []
+        todo, dont_know = [], []
         for i, (q, answer) in enumerate(items):
-            if is_dont_know(answer):
-                results[i] = dont_know_score(plans[q])
-            else:
-                todo.append(i)
+            (dont_know if is_dont_know(answer) else todo).append(i)
+        if dont_know:
+            # Still measure the raw cosine, so Score.similarity stays a pure baseline.
+            vecs = self._embedder.embed([items[i][1] for i in dont_know])
+            for i, vec in zip(dont_know, vecs):
+                plan = plans[items[i][0]]
+                results[i] = dont_know_score(plan, float(vec @ plan.reference_vec))
         texts = [items[i][1] for i in todo]
         vectors = self._answer_vectors(texts)
+        vectors = self._refine_sentences([(plans[items[i][0]], items[i][1], v) for i, v in zip(todo, vectors)])
         for i, vecs in zip(todo, vectors):
             q, answer = items[i]
             results[i] = grade(plans[q], answer, vecs, deliveries[i])
         return results  # type: ignore[return-value]
 
-    def _answer_vectors(self, texts: list[str]) -> list[AnswerVectors]:
-        """Encode answers: each sentence once on its own (its vector, and word windows pooled from it, so
-        a window carries its sentence's context but not the rest of the answer), plus the whole answer
-        for the raw cosine when it has more than one sentence."""
-        if not texts:
-            return []
-        layouts, pieces, piece_spans = [], [], []
-        for text in texts:
-            sentences = tx.sentence_spans(text) or ((0, len(text)),)
-            first = len(pieces)
-            for a, b in sentences:
-                piece = text[a:b]
-                pieces.append(piece)
-                piece_spans.append(tx.window_spans(tx.words(piece)))
-            layouts.append((sentences, first))
+    def _embed_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]):
         embed_spans = getattr(self._embedder, "embed_spans", None)
         if callable(embed_spans):
-            piece_vecs, piece_windows = embed_spans(pieces, piece_spans)
-        else:
-            piece_vecs, piece_windows = embed_spans_fallback(self._embedder, pieces, piece_spans)
-        whole = [t for t, (sentences, _) in zip(texts, layouts) if len(sentences) > 1]
-        whole_vecs = dict(zip(whole, self._embedder.embed(whole))) if whole else {}
+            return embed_spans(texts, spans)
+        return embed_spans_fallback(self._embedder, texts, spans)
+
+    def _answer_vectors(self, texts: list[str]) -> list[AnswerVectors]:
+        """Encode each answer once: its raw vector, plus word windows (within each sentence), content
+        words and sentences mean-pooled from the same pass (they carry the answer's context)."""
+        if not texts:
+            return []
+        layouts, spans = [], []
+        for text in texts:
+            sentences = tx.sentence_spans(text) or ((0, len(text)),)
+            windows: list[tuple[int, int]] = []
+            for a, b in sentences:
+                windows += [(a + x, a + y) for x, y in tx.window_spans(tx.words(text[a:b]))]
+            words = list(tx.content_word_spans(tx.words(text)))
+            layouts.append((tuple(windows), len(words), sentences))
+            spans.append(windows + words + list(sentences))
+        full, pooled = self._embed_spans(texts, spans)
         out = []
-        for text, (sentences, first) in zip(texts, layouts):
-            idx = range(first, first + len(sentences))
-            spans = [(a + x, a + y) for i, (a, _) in zip(idx, sentences) for x, y in piece_spans[i]]
-            windows = [np.asarray(piece_windows[i], np.float32).reshape(-1, piece_vecs.shape[1]) for i in idx]
-            full = whole_vecs[text] if len(sentences) > 1 else piece_vecs[first]
+        for vec, span_vecs, (windows, n_words, sentences) in zip(full, pooled, layouts):
+            span_vecs = np.asarray(span_vecs, np.float32).reshape(-1, full.shape[1])
+            n_win = len(windows)
             out.append(
                 AnswerVectors(
-                    full=full,
-                    window_spans=tuple(spans),
-                    window_vecs=np.vstack(windows),
+                    full=vec,
+                    window_spans=windows,
+                    window_vecs=span_vecs[:n_win],
+                    word_vecs=span_vecs[n_win : n_win + n_words],
                     sentence_spans=sentences,
-                    sentence_vecs=piece_vecs[first : first + len(sentences)],
+                    sentence_vecs=span_vecs[n_win + n_words :],
                 )
             )
+        return out
+
+    def _refine_sentences(self, work: list[tuple[QuestionPlan, str, AnswerVectors]]) -> list[AnswerVectors]:
+        """Re-encode, on their own, the sentences whose pooled vectors are too close to call (possibly off
+        the question, possibly a misconception): pooled vectors lean toward the rest of the answer."""
+        wanted = [(plan, text, vecs, refine_candidates(plan, text, vecs)) for plan, text, vecs in work]
+        pieces = list(dict.fromkeys(text[a:b] for _, text, vecs, idx in wanted for a, b in
+                                    (vecs.sentence_spans[i] for i in idx)))
+        if not pieces:
+            return [vecs for _, _, vecs in work]
+        lookup = dict(zip(pieces, self._embedder.embed(pieces)))
+        out = []
+        for _, text, vecs, idx in wanted:
+            if idx:
+                sentence_vecs = vecs.sentence_vecs.copy()
+                for i in idx:
+                    a, b = vecs.sentence_spans[i]
+                    sentence_vecs[i] = lookup[text[a:b]]
+                vecs = replace(vecs, sentence_vecs=sentence_vecs)
+            out.append(vecs)
         return out

@@ -12,6 +12,10 @@ from functools import lru_cache
 WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 SENTENCE_END_RE = re.compile(r"(?<=[.!?;])\s+|\n+")
 CLAUSE_BREAK_RE = re.compile(r"[,:;.!?()]|\b(?:while|whereas|but|although|though|so that|because)\b", re.I)
+CONTINUATION_RE = re.compile(r"\s*(?:\w+ing|which|thereby)\b", re.I)
+MAX_SENTENCE_WORDS = 40  # longer than this is a run-on transcript, not a sentence
+CHUNK_WORDS = 20  # ...cut into chunks of about this many words
+CHUNK_BREAK_RE = re.compile(r",\s|\s(?:and|so|but|because|then)\s", re.I)
 WINDOW_SIZES = (2, 4, 7)  # words per sliding window; sentences are added as windows too
 MIN_STEM = 3  # never strip a suffix that leaves fewer letters than this
 
@@ -64,6 +68,7 @@ def stem(word: str) -> str:
     return w
 
 
+@lru_cache(maxsize=16_384)
 def words(text: str) -> tuple[Word, ...]:
     """The words of ``text`` with character offsets (hyphens, underscores and punctuation split words)."""
     return tuple(Word(m.group(), m.start(), m.end(), stem(m.group())) for m in WORD_RE.finditer(text))
@@ -83,8 +88,13 @@ def normalise(text: str) -> str:
     return " ".join(w.lower for w in words(text))
 
 
+@lru_cache(maxsize=16_384)
 def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
-    """Character spans of the sentences of ``text`` (split after . ! ? ; and at line breaks)."""
+    """Character spans of the sentences of ``text`` (split after . ! ? ; and at line breaks).
+
+    A transcript may come with little punctuation, so a "sentence" over MAX_SENTENCE_WORDS words is cut
+    into chunks of about CHUNK_WORDS words at the nearest "and" / "so" / "but" / comma.
+    """
     spans, start = [], 0
     for m in SENTENCE_END_RE.finditer(text):
         if text[start : m.start()].strip():
@@ -92,13 +102,37 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
         start = m.end()
     if text[start:].strip():
         spans.append((start, len(text.rstrip())))
-    return tuple(_strip_span(text, a, b) for a, b in spans)
+    out = []
+    for a, b in spans:
+        out.extend(_chunks(text, *_strip_span(text, a, b)))
+    return tuple(out)
+
+
+def _chunks(text: str, a: int, b: int) -> list[tuple[int, int]]:
+    ws = words(text[a:b])
+    if len(ws) <= MAX_SENTENCE_WORDS:
+        return [(a, b)]
+    cuts = [a + m.start() for m in CHUNK_BREAK_RE.finditer(text, a, b)]
+    out, start, count = [], a, 0
+    for w in ws:
+        count += 1
+        pos = a + w.end
+        if count >= CHUNK_WORDS:
+            near = [c for c in cuts if pos - 40 <= c <= pos + 40 and c > start]
+            cut = min(near, key=lambda c: abs(c - pos)) if near else pos
+            out.append(_strip_span(text, start, cut))
+            start, count = cut, 0
+    if WORD_RE.search(text, start, b):
+        out.append(_strip_span(text, start, b))
+    return [s for s in out if s[1] > s[0]]
 
 
 def clause_spans(text: str) -> tuple[tuple[int, int], ...]:
     """Character spans of clauses: sentences cut further at commas, colons and contrast words."""
     spans, start = [], 0
     for m in CLAUSE_BREAK_RE.finditer(text):
+        if m.group() == "," and CONTINUATION_RE.match(text, m.end()):
+            continue  # "sharpens it, making output deterministic" is one claim
         if WORD_RE.search(text[start : m.start()]):
             spans.append(_strip_span(text, start, m.start()))
         start = m.end()
@@ -118,6 +152,11 @@ def window_spans(ws: tuple[Word, ...], sizes: tuple[int, ...] = WINDOW_SIZES) ->
         for i in range(0, max(n - size + 1, 0)):
             seen[(ws[i].start, ws[i + size - 1].end)] = None
     return tuple(seen)
+
+
+def content_word_spans(ws: tuple[Word, ...], drop: frozenset[str] = frozenset()) -> tuple[tuple[int, int], ...]:
+    """Character spans of the content words (no stopwords, no one-letter words, no stem in ``drop``)."""
+    return tuple((w.start, w.end) for w in ws if w.lower not in STOPWORDS and len(w.text) > 1 and w.stem not in drop)
 
 
 def _strip_span(text: str, a: int, b: int) -> tuple[int, int]:

@@ -7,8 +7,11 @@ A corrupt database, or one written by a newer viva, is reported and never writte
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
+import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,9 +22,39 @@ from viva.domain import Delivery, Score
 from viva.errors import StoreError
 from viva.store.migrations import MIGRATIONS
 
+log = logging.getLogger("viva")
+
+MIN_FREE_BYTES = 1 << 20  # below 1 MB free, SQLite cannot even create its WAL index: call the disk full
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return MIN_FREE_BYTES
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _reads(what: str):
+    """Decorate a reading method: a row that cannot be decoded means a damaged database, reported in one line.
+
+    ``quick_check`` on open checks the file's structure, not what the rows say; a flipped byte in a card's
+    JSON passes it and would otherwise surface as a traceback in the middle of a session.
+    """
+    def wrap(method):
+        @functools.wraps(method)
+        def reading(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as exc:
+                detail = " ".join(str(exc).split())[:120] or exc.__class__.__name__
+                raise StoreError(f"{self.path}: the stored {what} cannot be read ({detail}); the database is "
+                                 "damaged: restore a backup with 'viva restore FILE'") from None
+        return reading
+    return wrap
 
 
 def _iso(dt: datetime) -> str:
@@ -117,22 +150,47 @@ class Store:
         existed = self.path.exists() and self.path.stat().st_size > 0
         if not existed and not os.access(folder, os.W_OK):
             raise StoreError(f"the data folder {folder} is read-only; set VIVA_HOME to a writable folder")
+        conn = None
         try:
             conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             if existed:
                 check = conn.execute("PRAGMA quick_check").fetchone()[0]
-                if check != "ok":
-                    raise sqlite3.DatabaseError(check)
+                if check != "ok":  # its report can run to many lines: keep the first problem, on one line
+                    problems = [line for line in check.splitlines() if line.strip() and not line.startswith("***")]
+                    raise sqlite3.DatabaseError(" ".join((problems or [check])[0].split())[:160])
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.path} is not a readable viva database ({exc}); it was left untouched. "
-                f"Move it aside (or run 'viva restore') and start again"
-            ) from None
-        self._migrate(conn, existed)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, UnicodeDecodeError):  # a damaged page can make the check's own report garbage
+                exc = sqlite3.DatabaseError("its integrity check failed")
+            raise self._open_error(exc) from None
+        try:
+            self._migrate(conn, existed)
+        except BaseException:
+            conn.close()
+            raise
         return conn
+
+    def _open_error(self, exc: sqlite3.DatabaseError) -> StoreError:
+        """A full disk or a read-only folder is not a corrupt database: say which one it is."""
+        code = getattr(exc, "sqlite_errorname", None) or ""
+        if code and not code.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+            folder = self.path.parent
+            if code.startswith("SQLITE_FULL") or _free_bytes(folder) < MIN_FREE_BYTES:
+                why = f"the disk holding {folder} is full"
+                fix = "free some disk space and start again"
+            elif not os.access(folder, os.W_OK) or not os.access(self.path, os.W_OK):
+                why = f"{folder} is read-only"
+                fix = "make it writable, or set VIVA_HOME to a writable folder"
+            else:
+                why = "the disk or the folder's permissions refused it"
+                fix = "check the disk and the folder's permissions"
+            return StoreError(f"cannot open {self.path}: {why} ({exc}); {fix}. The file was left untouched")
+        return StoreError(f"{self.path} is not a readable viva database ({exc}); it was left untouched. "
+                          f"Move it aside (or run 'viva restore') and start again")
 
     def _migrate(self, conn: sqlite3.Connection, existed: bool) -> None:
         try:
@@ -160,23 +218,38 @@ class Store:
 
     def _backup(self, conn: sqlite3.Connection, label: str) -> Path:
         target_dir = paths.backups_dir() if self.path == paths.db_path() else self.path.parent / "backups"
-        target_dir.mkdir(parents=True, exist_ok=True)
-        target = target_dir / f"viva-{utcnow():%Y%m%dT%H%M%S}-{label}.db"
-        dest = sqlite3.connect(target)
-        with dest:
-            conn.backup(dest)
-        dest.close()
+        stem = f"viva-{utcnow():%Y%m%dT%H%M%S}-{label}"
+        target = target_dir / f"{stem}.db"
+        n = 2
+        while target.exists():  # two backups in one second must not overwrite each other
+            target, n = target_dir / f"{stem}-{n}.db", n + 1
+        return self._copy_to(conn, target)
+
+    def _copy_to(self, conn: sqlite3.Connection, target: Path) -> Path:
+        target = Path(target)
+        existed = target.exists()
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            dest = sqlite3.connect(target)
+            try:
+                with dest:
+                    conn.backup(dest)
+                dest.execute("PRAGMA journal_mode=DELETE")  # a backup is one self-contained file, no -wal
+            finally:
+                dest.close()
+        except (OSError, sqlite3.Error) as exc:
+            if not existed:  # no half-written backup left behind to be mistaken for a good one
+                target.unlink(missing_ok=True)
+            reason = exc.strerror if isinstance(exc, OSError) else exc
+            raise StoreError(f"could not write the backup {target} ({reason}); free disk space or choose "
+                             f"another folder. {self.path} was left untouched") from None
         return target
 
     def backup(self, target: Path | None = None) -> Path:
         """Copy the whole database (consistent snapshot) to ``target`` or the backups folder."""
         if target is None:
             return self._backup(self._conn, "manual")
-        dest = sqlite3.connect(target)
-        with dest:
-            self._conn.backup(dest)
-        dest.close()
-        return Path(target)
+        return self._copy_to(self._conn, Path(target))
 
     def close(self) -> None:
         self._conn.close()
@@ -189,14 +262,23 @@ class Store:
 
     # -- sessions ------------------------------------------------------------------------------
     def start_session(self, mode: str) -> int:
-        cur = self._conn.execute("INSERT INTO sessions (started_at, mode, pid) VALUES (?, ?, ?)",
-                                 (_iso(utcnow()), mode, os.getpid()))
+        try:
+            cur = self._conn.execute("INSERT INTO sessions (started_at, mode, pid) VALUES (?, ?, ?)",
+                                     (_iso(utcnow()), mode, os.getpid()))
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not start a session in {self.path}: {exc}; free disk space or check "
+                             "the folder's permissions") from None
         return int(cur.lastrowid)
 
     def end_session(self, session_id: int) -> None:
-        self._conn.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (_iso(utcnow()), session_id))
+        """Best effort: a session without an end time loses nothing, and this runs in ``finally`` blocks."""
+        try:
+            self._conn.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (_iso(utcnow()), session_id))
+        except sqlite3.Error as exc:
+            log.warning("could not mark session %s as ended: %s", session_id, exc)
 
     # -- cards -------------------------------------------------------------------------------
+    @_reads("cards")
     def cards(self, track: str = "said") -> dict[str, CardRow]:
         from fsrs import Card
 
@@ -208,6 +290,7 @@ class Store:
             for r in rows
         }
 
+    @_reads("card")
     def card(self, question_id: str, track: str = "said") -> CardRow | None:
         from fsrs import Card
 
@@ -266,6 +349,7 @@ class Store:
                              "check the folder's permissions") from None
         return attempt_id
 
+    @_reads("attempts")
     def attempts(self, limit: int | None = 20, *, question_id: str | None = None,
                  track: str | None = None, attempt_id: int | None = None) -> list[AttemptRow]:
         """Attempts, newest first."""
@@ -293,6 +377,12 @@ class Store:
         rows = self.attempts(1, attempt_id=attempt_id)
         return rows[0] if rows else None
 
+    def audio_names(self) -> set[str]:
+        """File names of every recording an attempt links to."""
+        return {Path(r[0]).name for r in self._conn.execute(
+            "SELECT audio_path FROM attempts WHERE audio_path IS NOT NULL AND audio_path != ''")}
+
+    @_reads("review log")
     def review_logs(self, track: str = "said") -> list[tuple[str, int, datetime]]:
         return [(r[0], r[1], datetime.fromisoformat(r[2])) for r in self._conn.execute(
             "SELECT question_id, rating, reviewed_at FROM review_log WHERE track = ? ORDER BY id", (track,))]
@@ -310,6 +400,27 @@ class Store:
             if idx is not None and idx < days:
                 counts[idx] += 1
         return counts
+
+    # -- plans (two-week study plan) -------------------------------------------------------------
+    def save_plan(self, start_date: str, days: int, interview_date: str | None, phases: list[dict]) -> int:
+        """Store a new study plan (dates as local ISO dates); the newest plan is the current one."""
+        try:
+            cur = self._conn.execute(
+                "INSERT INTO plans (created_at, start_date, days, interview_date, phases_json) VALUES (?,?,?,?,?)",
+                (_iso(utcnow()), start_date, days, interview_date, json.dumps(phases)))
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not save the plan to {self.path}: {exc}") from None
+        return int(cur.lastrowid)
+
+    @_reads("plan")
+    def latest_plan(self) -> dict | None:
+        """The current plan as a dict (start_date, days, interview_date, phases), or None."""
+        r = self._conn.execute("SELECT id, created_at, start_date, days, interview_date, phases_json FROM plans "
+                               "ORDER BY id DESC LIMIT 1").fetchone()
+        if r is None:
+            return None
+        return {"id": r[0], "created_at": datetime.fromisoformat(r[1]), "start_date": r[2], "days": r[3],
+                "interview_date": r[4], "phases": json.loads(r[5])}
 
 
 def restore_backup(backup: Path, target: Path | None = None) -> Path | None:
@@ -332,22 +443,45 @@ def restore_backup(backup: Path, target: Path | None = None) -> Path | None:
     unknown = names - {n for n, _ in MIGRATIONS}
     if unknown:
         raise StoreError(f"{backup} was written by a newer viva (schema {sorted(unknown)[-1]}); nothing was changed")
-    saved = None
-    if target.exists():
-        with Store(target) as current:
-            saved = current.backup(None) if target == paths.db_path() else current.backup(
-                target.with_suffix(".before-restore.db"))
+    # Copy first: if the disk is full this fails while the current database is still in place.
     tmp = target.with_suffix(".restoring")
-    src = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
-    dest = sqlite3.connect(tmp)
-    with dest:
-        src.backup(dest)
-    src.close()
-    dest.close()
+    try:
+        src, dest = sqlite3.connect(f"file:{backup}?mode=ro", uri=True), sqlite3.connect(tmp)
+        try:
+            with dest:
+                src.backup(dest)
+        finally:
+            src.close()
+            dest.close()
+    except (OSError, sqlite3.Error) as exc:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"could not copy {backup} into place ({exc}); free disk space. Nothing was changed") \
+            from None
+    try:
+        saved = _save_current(target) if target.exists() else None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     for suffix in ("-wal", "-shm"):
         Path(str(target) + suffix).unlink(missing_ok=True)
     os.replace(tmp, target)
     return saved
+
+
+def _save_current(target: Path) -> Path:
+    """Back up the database a restore replaces; one viva cannot open (corrupt, newer) is moved aside as is."""
+    try:
+        current = Store(target)
+    except StoreError:
+        aside = target.with_name(f"{target.stem}-{utcnow():%Y%m%dT%H%M%S}-unreadable{target.suffix}")
+        for suffix in ("", "-wal", "-shm"):
+            if Path(str(target) + suffix).exists():
+                os.replace(str(target) + suffix, str(aside) + suffix)
+        return aside
+    with current:
+        if target == paths.db_path():
+            return current._backup(current._conn, "before-restore")
+        return current.backup(target.with_suffix(".before-restore.db"))
 
 
 __all__ = ["AttemptRecord", "AttemptRow", "CardRow", "Store", "restore_backup", "utcnow"]

@@ -57,4 +57,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "002_plans",
+        """
+        CREATE TABLE plans (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            start_date TEXT NOT NULL,
+            days INTEGER NOT NULL CHECK (days >= 1),
+            interview_date TEXT,
+            phases_json TEXT NOT NULL
+        );
+        """,
+    ),
 ]

