@@ -11,15 +11,23 @@ APT_PACKAGES := espeak-ng libespeak-ng1 libportaudio2 libsndfile1
 # tests), sox (audio checks), chromium (renders the HTML report headless).
 APT_TEST_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox chromium
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: practice test setup system-deps venv bench clean
 
 practice: setup
 	$(VENV)/bin/viva practice $(ARGS)
 
-test: setup
+test: setup $(TEST_STAMP)
 	@$(MAKE) --no-print-directory system-deps APT_PACKAGES="$(APT_TEST_PACKAGES)"
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The tests exercise the openai-whisper engine too. Its wheel pulls triton (~1 GB, useless on CPU), so it is
+# installed without dependencies, plus the few it really needs.
+$(TEST_STAMP): $(STAMP)
+	$(PIP) install -q --no-deps "openai-whisper>=20240930"
+	$(PIP) install -q tiktoken more-itertools numba
+	@touch $(TEST_STAMP)
 
 setup: system-deps $(STAMP)
 

@@ -121,15 +121,13 @@ def practice(
         from viva.store import Store, utcnow
         from viva.ui import ConsoleUI
 
-        console = _console()
-        scorer = Scorer()
-        _warm_in_background(scorer)
         from viva.lock import session_lock
-
         from viva.plan import practice_settings
         from viva.schedule import NEW_PER_DAY, Schedule
 
-        with session_lock(), Store() as store:
+        console = _console()
+        scorer = Scorer()
+        with warming(scorer), session_lock(), Store() as store:
             sweep_recordings(store, console)
             plan = practice_settings(store, questions.questions, utcnow(), NEW_PER_DAY if new is None else new)
             options = PracticeOptions(topics=topics, limit=limit, phase_order=plan.phase_order,
@@ -184,10 +182,20 @@ def _read_line(prompt: str) -> str:
     return line.rstrip("\n")
 
 
-def _warm_in_background(scorer) -> None:
+@contextlib.contextmanager
+def warming(scorer) -> Iterator[None]:
+    """Load the encoder in the background while the user reads or hears the first question.
+
+    The thread is joined on the way out: a process that exits while torch is still loading aborts.
+    """
     import threading
 
-    threading.Thread(target=_quiet_warm, args=(scorer,), daemon=True).start()
+    thread = threading.Thread(target=_quiet_warm, args=(scorer,), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def _quiet_warm(scorer) -> None:

@@ -190,7 +190,7 @@ def interview(
     """A timed mock interview: mixed questions in sequence, a follow-up when an answer misses a key concept,
     no feedback until the end, then a report card (score, time, words per minute, fillers and weakest
     concepts per question). Answers are saved and scheduled like practice; follow-ups are saved only."""
-    from viva.cli import (_check_topics, _console, _load, _read_line, _warm_in_background, handle_errors,
+    from viva.cli import (_check_topics, _console, _load, _read_line, handle_errors, warming,
                           sweep_recordings)
 
     with handle_errors():
@@ -204,8 +204,7 @@ def interview(
 
         console = _console()
         scorer = Scorer()
-        _warm_in_background(scorer)
-        with session_lock(), Store() as store:
+        with warming(scorer), session_lock(), Store() as store:
             sweep_recordings(store, console)
             queue = interview_queue(questions.questions, store.cards("said"), utcnow(), topics=topics)
             ui = ConsoleInterviewUI(console)
