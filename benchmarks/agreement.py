@@ -18,9 +18,9 @@ import argparse
 import json
 import os
 import random
-from collections import Counter
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +30,8 @@ from sklearn.metrics import roc_auc_score
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from viva.domain import Concept, Question  # noqa: E402
-from viva.scoring import Embedder, Scorer  # noqa: E402
+from viva.domain import Concept, Question
+from viva.scoring import Embedder, Scorer
 
 ASAG = ROOT.parent / "shared" / "asag"
 MOHLER = ASAG / "mohler-dev.jsonl"

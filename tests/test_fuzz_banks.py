@@ -191,4 +191,5 @@ def test_grade_out_to_a_folder_is_one_line(tmp_path):
     r = runner.invoke(app, ["grade", str(src), "--out", str(tmp_path)])
     no_traceback(r)
     assert r.exit_code == 1
-    assert r.stderr == f"viva: {tmp_path}: cannot write the graded lines (Is a directory); choose another --out file\n"
+    assert r.stderr == (f"viva: {tmp_path}: cannot write the graded lines (Is a directory); choose another --out "
+                        "file\n")

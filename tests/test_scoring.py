@@ -72,10 +72,10 @@ TEMPERATURE = Question(
 )
 ENCODER_DECODER = (
     "What is the difference between an encoder-only model like BERT and a decoder-only model like GPT?",
-    "An encoder-only model such as BERT uses bidirectional self-attention, so every token sees the whole "
+    ("An encoder-only model such as BERT uses bidirectional self-attention, so every token sees the whole "
     "input, and it is pretrained with masked language modelling. A decoder-only model such as GPT uses "
     "causal self-attention, so each token sees only earlier tokens, and it is pretrained on next-token "
-    "prediction, which makes it a natural text generator.",
+    "prediction, which makes it a natural text generator."),
 )
 
 
@@ -141,6 +141,20 @@ def test_misheard_term_is_credited_as_misheard(scorer: Scorer) -> None:
     assert kv.status == "misheard" and kv.covered == 1.0 and kv.evidence == "KV cash"
     assert "misheard" in s.flags
     assert any(n.startswith('possibly misheard: "KV cash"') for n in s.notes)
+
+
+def test_misheard_lora_is_reported_not_missed(scorer: Scorer) -> None:
+    lora = Question(
+        id="lora", topic="training-alignment", question="What is LoRA and why is it parameter-efficient?",
+        answer="LoRA freezes the pretrained weights and trains a low-rank update, the product of two small "
+               "matrices, so only a tiny fraction of the parameters is trained.",
+        concepts=(Concept("LoRA", ("low-rank adaptation", "Laura")), Concept("low-rank update", ("two small matrices",)),
+                  Concept("freezes the pretrained weights", ("frozen base model",))),
+    )
+    s = scorer.score(lora, "so Laura freezes the pretrained weights and learns two small matrices as the update")
+    hit = next(h for h in s.hits if h.concept.name == "LoRA")
+    assert hit.status in ("misheard", "hit") and hit.heard_as == "Laura" and hit.covered == 1.0
+    assert 'possibly misheard: "Laura" (for "LoRA")' in s.notes
 
 
 def test_score_many_matches_score(scorer: Scorer) -> None:

@@ -287,7 +287,8 @@ def _parse_concepts(item: _Map, bad) -> tuple[Concept, ...]:
             aliases = []
         weight = c.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= MAX_WEIGHT:
-            bad("concepts", f"{where} '{name}': weight: {_show(weight)} must be a number above 0 and at most {MAX_WEIGHT:g}")
+            bad("concepts", f"{where} '{name}': weight: {_show(weight)} must be a number above 0 and at most "
+                            f"{MAX_WEIGHT:g}")
             weight = 1.0
         concepts.append(Concept(" ".join(name.split()), tuple(" ".join(a.split()) for a in aliases), float(weight)))
     names = Counter(c.name.lower() for c in concepts)

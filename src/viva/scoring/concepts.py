@@ -40,6 +40,7 @@ MISHEARD_CODE_RATIO = 80  # metaphone codes this close (and long enough) sound a
 MISHEARD_SPELLING_RATIO = 55  # ...if the spellings are not wildly different either...
 LOOKALIKE_SPELLING_RATIO = 75  # ...nor so close that they are just look-alike words
 SPELLING_VARIANT_RATIO = 90  # same sound, near-same letters: a spelling variant, not a mis-hearing
+SHORT_CODE_SPELLING_RATIO = 45  # metaphone codes of 3 letters or fewer also need this much spelling overlap
 MIN_MISHEARD_SHARE = 0.99  # every word of the phrase must be present, exactly or heard-alike
 MIN_FAMILY_PREFIX = 4  # two words sharing all but 2 letters of the shorter, and at least this many, are one family
 SCATTER_MIN_WORDS = 3  # phrases of this many content words may match spread out...
@@ -262,7 +263,13 @@ def _sounds_alike(code_a: str, code_b: str, spell_a: str, spell_b: str) -> bool:
     if not code_a or not code_b:
         return False
     if code_a == code_b:
-        return fuzz.ratio(spell_a, spell_b) < SPELLING_VARIANT_RATIO  # "maximisation" is a spelling
+        spelling = fuzz.ratio(spell_a, spell_b)
+        if spelling >= SPELLING_VARIANT_RATIO:
+            return False  # "maximisation" / "maximization" is a spelling, not a hearing
+        # Short codes collide by chance ("cards" and "greedy" are both KRT): then the letters must agree
+        # somewhat too, unless one side is an abbreviation ("mu", "KV").
+        abbreviation = min(len(spell_a.replace(" ", "")), len(spell_b.replace(" ", ""))) <= 3
+        return len(code_a) > 3 or abbreviation or spelling >= SHORT_CODE_SPELLING_RATIO
     # Close codes count only for words spelt quite differently ("radiance" / "gradients"); close codes
     # with close spellings are look-alike words ("pretraining" / "uptraining"), not mis-hearings.
     return (
@@ -279,9 +286,9 @@ def _token_match(phrase_stem: str, answer_stem: str) -> tuple[float, bool]:
         return 1.0, False
     if _same_word_family(phrase_stem, answer_stem):
         return 0.9, False  # "adapt" / "adaptive": another form of the word, not a mis-hearing
-    if min(len(phrase_stem), len(answer_stem)) >= MIN_FUZZY_LEN:
-        if fuzz.ratio(phrase_stem, answer_stem) >= FUZZY_TOKEN_RATIO:
-            return 0.9, False
+    long_enough = min(len(phrase_stem), len(answer_stem)) >= MIN_FUZZY_LEN
+    if long_enough and fuzz.ratio(phrase_stem, answer_stem) >= FUZZY_TOKEN_RATIO:
+        return 0.9, False  # a typo: "seperated"
     if len(phrase_stem) >= 3 and _sounds_alike(_code(phrase_stem), _code(answer_stem), phrase_stem, answer_stem):
         return 1.0, True
     return 0.0, False

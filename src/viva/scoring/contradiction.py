@@ -27,10 +27,10 @@ ROLE_PAIRS: tuple[tuple[str, str], ...] = (
     ("l1", "l2"), ("query", "key"), ("input", "output"), ("retrieval", "fine-tune"), ("lora", "full"),
 )
 PAIR_PATTERNS = (
-    re.compile(r"between (?P<a>[^,?.]+?) and (?P<b>[^,?.]+)", re.I),
-    re.compile(r"(?P<a>[\w\- ]+?) (?:vs\.?|versus) (?P<b>[\w\- ]+)", re.I),
-    re.compile(r"(?:does|do|is|are) (?P<a>[^,?.]+?) differ from (?P<b>[^,?.]+)", re.I),
-    re.compile(r"would you (?P<a>[^,?.]+?) or (?P<b>[^,?.]+)", re.I),
+    re.compile(r"between (?P<a>[^,?.]+?) and (?P<b>[^,?.]+)", re.IGNORECASE),
+    re.compile(r"(?P<a>[\w\- ]+?) (?:vs\.?|versus) (?P<b>[\w\- ]+)", re.IGNORECASE),
+    re.compile(r"(?:does|do|is|are) (?P<a>[^,?.]+?) differ from (?P<b>[^,?.]+)", re.IGNORECASE),
+    re.compile(r"would you (?P<a>[^,?.]+?) or (?P<b>[^,?.]+)", re.IGNORECASE),
 )
 MIN_SWAP_VOTES = 1  # clauses whose context matches the other entity's role
 MISCONCEPTION_MIN_SIM = 0.75  # an answer sentence at least this close to the misconception...

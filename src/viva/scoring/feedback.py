@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from viva.domain import ConceptHit
-from viva.scoring.contradiction import Contradiction
 from viva.scoring import text as tx
+from viva.scoring.contradiction import Contradiction
 from viva.scoring.length import LengthCheck
 from viva.scoring.plan import QuestionPlan
 from viva.scoring.precision import Wording

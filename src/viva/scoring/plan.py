@@ -5,14 +5,19 @@ terms and the length target.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from viva.domain import Question
 from viva.scoring import text as tx
-from viva.scoring.concepts import ConceptPlan, derive_concepts, phrase_texts, plan_concepts
+from viva.scoring.concepts import (
+    ConceptPlan,
+    derive_concepts,
+    phrase_texts,
+    plan_concepts,
+)
 from viva.scoring.length import target_words
 from viva.scoring.precision import technical_terms
 

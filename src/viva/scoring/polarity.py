@@ -25,35 +25,35 @@ from viva.scoring import text as tx
 AXES: dict[str, tuple[str, str]] = {
     "magnitude": ("high large big huge", "low small tiny"),  # descriptive: not relational on its own
     "quantity": (
-        "higher more increase increases increased increasing larger bigger greater grow grows growing grew "
+        ("higher more increase increases increased increasing larger bigger greater grow grows growing grew "
         "raise raises raising rise rises rising above expand expands amplify amplifies boost boosts "
         "maximize maximise maximizes maximises longer wider stronger max maximum exploding explode explodes "
-        "upweight",
-        "lower less fewer decrease decreases decreased decreasing smaller shrink shrinks shrinking shrank "
+        "upweight"),
+        ("lower less fewer decrease decreases decreased decreasing smaller shrink shrinks shrinking shrank "
         "reduce reduces reduced reducing below compress compresses dampen dampens drop drops fall "
         "falls falling minimize minimise minimizes minimises shorter narrower weaker min minimum vanishing "
-        "vanish vanishes lose loses downweight",  # not "decay": Whisper's word for d_k
+        "vanish vanishes lose loses downweight"),  # not "decay": Whisper's word for d_k
     ),
     "sharpness": (
-        "sharper sharpen sharpens sharpened sharpening sharp peakier peaky peaked confident deterministic "
-        "greedy focused",
+        ("sharper sharpen sharpens sharpened sharpening sharp peakier peaky peaked confident deterministic "
+        "greedy focused"),
         "flatter flatten flattens flattened flattening flat uniform random randomness diverse diversity creative",
     ),
     "order": ("after later afterwards", "before earlier"),
     "speed": ("faster", "slower"),
     "state": (
         "enable enables enabled connected same true correct possible overfit overfitting",
-        "disable disables disabled off separated disconnected different false incorrect impossible "
-        "underfit underfitting",
+        ("disable disables disabled off separated disconnected different false incorrect impossible "
+        "underfit underfitting"),
     ),
 }
 DIRECTION: dict[str, tuple[int, str]] = {}
 for _axis, (_up, _down) in AXES.items():
     DIRECTION.update({w: (1, _axis) for w in _up.split()})
     DIRECTION.update({w: (-1, _axis) for w in _down.split()})
-# Comparative modifiers multiply into the directional word they follow-up: "more random" is -1.
+# Comparative modifiers multiply into the directional word after them: "more random" is -1.
 MODIFIERS = frozenset({"more", "less", "fewer", "much", "even"})
-AND_RE = re.compile(r"\s+(?:and|or|so)\s+", re.I)
+AND_RE = re.compile(r"\s+(?:and|or|so)\s+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

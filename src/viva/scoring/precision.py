@@ -44,9 +44,7 @@ DONT_KNOW_PATTERNS: tuple[str, ...] = (
     r"(?:i )?give up", r"haven'?t (?:learned|studied|seen) (?:it|this|that)",
 )
 DONT_KNOW_MAX_CONTENT = 3
-DONT_KNOW_VOCAB = frozenset("know idea clue sure remember recall forgot forget pass skip next question "
-                            "sorry blank blanking heard learned studied seen give mind honestly really "
-                            "unfortunately one this that".split())
+DONT_KNOW_VOCAB = frozenset(["know", "idea", "clue", "sure", "remember", "recall", "forgot", "forget", "pass", "skip", "next", "question", "sorry", "blank", "blanking", "heard", "learned", "studied", "seen", "give", "mind", "honestly", "really", "unfortunately", "one", "this", "that"])
 TERM_TARGET_FRACTION = 0.5  # saying half of the reference's technical terms earns full term credit
 TERM_TARGET_MAX = 6
 VAGUE_PENALTY = 0.15  # per vague stand-in
@@ -63,7 +61,7 @@ VAGUE_RE = _compile(VAGUE_PATTERNS)
 HEDGE_RE = _compile(HEDGE_PATTERNS)
 FILLER_RE = re.compile(r"(?<![\w'])(?:" + "|".join(FILLER_PATTERNS) + r")", re.IGNORECASE)
 DONT_KNOW_RE = _compile(DONT_KNOW_PATTERNS)
-QUALIFIED_RE = re.compile(r"\b(?:depends (?:on|whether|if|how)|if|when|unless|as long as)\b\s+\w+", re.I)
+QUALIFIED_RE = re.compile(r"\b(?:depends (?:on|whether|if|how)|if|when|unless|as long as)\b\s+\w+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

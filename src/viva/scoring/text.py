@@ -11,24 +11,18 @@ from functools import lru_cache
 
 WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 SENTENCE_END_RE = re.compile(r"(?<=[.!?;])\s+|\n+")
-CLAUSE_BREAK_RE = re.compile(r"[,:;.!?()]|\b(?:while|whereas|but|although|though|so that|because)\b", re.I)
-CONTINUATION_RE = re.compile(r"\s*(?:\w+ing|which|thereby)\b", re.I)
+CLAUSE_BREAK_RE = re.compile(r"[,:;.!?()]|\b(?:while|whereas|but|although|though|so that|because)\b", re.IGNORECASE)
+CONTINUATION_RE = re.compile(r"\s*(?:\w+ing|which|thereby)\b", re.IGNORECASE)
 MAX_SENTENCE_WORDS = 40  # longer than this is a run-on transcript, not a sentence
 CHUNK_WORDS = 20  # ...cut into chunks of about this many words
-CHUNK_BREAK_RE = re.compile(r",\s|\s(?:and|so|but|because|then)\s", re.I)
+CHUNK_BREAK_RE = re.compile(r",\s|\s(?:and|so|but|because|then)\s", re.IGNORECASE)
 WINDOW_SIZES = (2, 4, 7)  # words per sliding window; sentences are added as windows too
 MIN_STEM = 3  # never strip a suffix that leaves fewer letters than this
 
 STOPWORDS = frozenset(
-    """a an the and or of to in on at by for with from as is are was were be been being it its this that
-    these those there their they them we you your i me my our he she his her which who whom what when where
-    why how than then so such can could would should will shall may might must do does did done has have had
-    having not no nor into onto over under about each per also just very only any all some more most other
-    same both either neither own too up down out off again further once here s t if else because while
-    whereas but though although one two use used uses using make makes made get gets got""".split()
+    ["a", "an", "the", "and", "or", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "there", "their", "they", "them", "we", "you", "your", "i", "me", "my", "our", "he", "she", "his", "her", "which", "who", "whom", "what", "when", "where", "why", "how", "than", "then", "so", "such", "can", "could", "would", "should", "will", "shall", "may", "might", "must", "do", "does", "did", "done", "has", "have", "had", "having", "not", "no", "nor", "into", "onto", "over", "under", "about", "each", "per", "also", "just", "very", "only", "any", "all", "some", "more", "most", "other", "same", "both", "either", "neither", "own", "too", "up", "down", "out", "off", "again", "further", "once", "here", "s", "t", "if", "else", "because", "while", "whereas", "but", "though", "although", "one", "two", "use", "used", "uses", "using", "make", "makes", "made", "get", "gets", "got"]
 )
-NEGATIONS = frozenset("not no never none nothing neither nor without cannot can't don't doesn't isn't aren't "
-                      "wasn't weren't won't shouldn't couldn't wouldn't didn't hasn't haven't".split())
+NEGATIONS = frozenset(["not", "no", "never", "none", "nothing", "neither", "nor", "without", "cannot", "can't", "don't", "doesn't", "isn't", "aren't", "wasn't", "weren't", "won't", "shouldn't", "couldn't", "wouldn't", "didn't", "hasn't", "haven't"])
 
 
 @dataclass(frozen=True)
@@ -57,7 +51,7 @@ def stem(word: str) -> str:
         return w
     for suffix, repl in (("ies", "y"), ("ied", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if w.endswith(suffix) and len(w) - len(suffix) + len(repl) >= MIN_STEM:
-            if suffix == "s" and (w.endswith("ss") or w.endswith("us") or w.endswith("is")):
+            if suffix == "s" and (w.endswith(("ss", "us", "is"))):
                 continue
             if suffix == "es" and not re.search(r"(?:s|x|z|ch|sh)es$", w):
                 continue
@@ -149,7 +143,7 @@ def window_spans(ws: tuple[Word, ...], sizes: tuple[int, ...] = WINDOW_SIZES) ->
         return ()
     for size in sizes:
         size = min(size, n)
-        for i in range(0, max(n - size + 1, 0)):
+        for i in range(max(n - size + 1, 0)):
             seen[(ws[i].start, ws[i + size - 1].end)] = None
     return tuple(seen)
 
