@@ -136,9 +136,14 @@ def test_practice_without_a_microphone_says_so_once_and_takes_typed_answers(tmp_
     out = subprocess.run([sys.executable, "-m", "viva", "practice", "--limit", "1"], input="q\n", text=True,
                          capture_output=True, env=_no_audio_env(tmp_path), timeout=120)
     assert out.returncode == 0, out.stderr
-    lines = [ln for ln in out.stdout.splitlines() if "no microphone found" in ln]
-    assert lines == ["viva: no microphone found (plug one in, or start PulseAudio: pulseaudio --start); "
-                     "typing answers instead."]
+    lines = [ln for ln in out.stdout.splitlines() if "typing answers instead" in ln]
+    # An empty ALSA config makes alsa-lib abort() inside PortAudio's start-up; viva probes that in a child
+    # process, so either way the user gets one line and a typed session.
+    assert lines in (["viva: no microphone found (plug one in, or start PulseAudio: pulseaudio --start); "
+                      "typing answers instead."],
+                     ["viva: the audio system crashed while starting (signal 6); check the ALSA configuration "
+                      "(/etc/asound.conf, ~/.asoundrc) or start PulseAudio: pulseaudio --start; typing answers "
+                      "instead."])
     assert "Type your answer" in out.stdout and "Traceback" not in out.stderr
 
 

@@ -5,19 +5,48 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import subprocess
+import sys
 
 import numpy as np
 
 from viva.errors import AudioDeviceError
 
 log = logging.getLogger("viva")
+PROBE_TIMEOUT_S = 20.0  # starting PortAudio normally takes ~0.2 s; a hung audio server must not hang viva
 
 NO_INPUT_FIX = "no microphone found (plug one in, or start PulseAudio: pulseaudio --start)"
 NO_OUTPUT_FIX = ("no speaker found (plug one in, or start PulseAudio: pulseaudio --start), so questions "
                  "are shown but not spoken")
 
 
+_PROBED = False
+
+
+def _probe_portaudio() -> None:
+    """Start PortAudio once in a child process before this one does.
+
+    A broken ALSA configuration makes alsa-lib abort() the whole process inside PortAudio's start-up
+    (seen with an empty ALSA config), which no try/except can catch; the child takes that hit instead.
+    """
+    global _PROBED
+    if _PROBED or "sounddevice" in sys.modules:
+        return
+    code = "import sounddevice; sounddevice.query_devices()"
+    try:
+        child = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise AudioDeviceError("the audio system did not start within "
+                               f"{PROBE_TIMEOUT_S:g} s; check PulseAudio/ALSA (pulseaudio --start)") from None
+    if child.returncode < 0:
+        raise AudioDeviceError(f"the audio system crashed while starting (signal {-child.returncode}); "
+                               "check the ALSA configuration (/etc/asound.conf, ~/.asoundrc) or start "
+                               "PulseAudio: pulseaudio --start")
+    _PROBED = True
+
+
 def _sd():
+    _probe_portaudio()
     try:
         import sounddevice as sd
     except OSError as exc:  # PortAudio itself is missing
