@@ -13,7 +13,7 @@ import os
 
 import typer
 
-from viva import __version__, cli_learn
+from viva import __version__, cli_learn, cli_voice
 from viva.errors import VivaError
 
 # Models load from local files only, and quietly: no hub calls, no progress bars over the prompt.
@@ -28,7 +28,6 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
                        "get graded against a reference answer, and review on a spaced-repetition schedule.")
 bank_app = typer.Typer(no_args_is_help=True, help="Check and count the question banks.")
 app.add_typer(bank_app, name="bank")
-cli_learn.register(app)
 
 BankOpt = Annotated[Optional[list[Path]], typer.Option(
     "--bank", help="Load this extra bank file or folder too (repeatable).")]
@@ -408,6 +407,11 @@ def _configure_logging() -> None:
     logger.addHandler(handler)
     logger.propagate = False  # a library may have configured the root logger: one line per record
     logger.setLevel(level if isinstance(logging.getLevelName(level), int) else logging.DEBUG)
+
+
+# Commands of the other stages, after the core ones so that `viva --help` lists practice first.
+cli_voice.register(app)
+cli_learn.register(app)
 
 
 def main() -> None:
