@@ -10,6 +10,7 @@ import contextlib
 import io
 import logging
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -21,6 +22,10 @@ log = logging.getLogger("viva")
 
 ENGINES = ("auto", "piper", "espeak", "none")
 DEFAULT_RATE_WPM = 175  # words per minute: a calm interviewer
+WARMUP_TIMEOUT_S = 5.0  # the empty warm-up loop normally ends in well under a second
+SYNTH_TIMEOUT_S = 10.0  # plus SYNTH_CHARS_PER_S: espeak renders far faster than real time
+SYNTH_CHARS_PER_S = 50.0
+END_LOOP_GRACE_S = 2.0
 PIPER_NATURAL_WPM = 165  # words per minute of the joe voice at length_scale 1.0 (measured on bank questions)
 
 
@@ -77,7 +82,7 @@ class EspeakSpeaker(_Playing):
                 from None
         # A fresh engine drops its first save_to_file unless the loop has run once.
         with _quiet():
-            self._engine.runAndWait()
+            _run_and_wait(self._engine, WARMUP_TIMEOUT_S)
         if voice:
             self._engine.setProperty("voice", _espeak_voice(self._engine, voice))
         self._engine.setProperty("rate", int(rate_wpm))
@@ -90,10 +95,26 @@ class EspeakSpeaker(_Playing):
             out = Path(tmp) / "speech.wav"
             with _quiet():
                 self._engine.save_to_file(text, str(out))
-                self._engine.runAndWait()
+                _run_and_wait(self._engine, SYNTH_TIMEOUT_S + len(text) / SYNTH_CHARS_PER_S)
             if not out.is_file() or out.stat().st_size <= 44:
                 raise VivaError("espeak-ng produced no audio; check 'espeak-ng --version'")
             return read_wav(out)
+
+
+def _run_and_wait(engine, timeout_s: float) -> None:
+    """``engine.runAndWait()`` with a deadline.
+
+    pyttsx3's espeak driver loops until an utterance finishes; with nothing queued (the warm-up run) it can
+    spin forever. The loop runs in a thread and is ended from here when the deadline passes.
+    """
+    thread = threading.Thread(target=engine.runAndWait, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        log.info("pyttsx3 loop still running after %.0f s; ending it", timeout_s)
+        with contextlib.suppress(Exception):
+            engine.endLoop()
+        thread.join(END_LOOP_GRACE_S)
 
 
 def _espeak_voice(engine, wanted: str) -> str:
