@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import shutil
+import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -80,9 +82,13 @@ class EspeakSpeaker(_Playing):
         except Exception as exc:  # noqa: BLE001 - pyttsx3 raises bare RuntimeError/OSError when espeak is missing
             raise AudioDeviceError(f"espeak-ng is not available ({exc}); run: sudo apt-get install -y espeak-ng") \
                 from None
+        self._voice_name, self._rate_wpm = voice, int(rate_wpm)
         # A fresh engine drops its first save_to_file unless the loop has run once.
         with _quiet():
-            _run_and_wait(self._engine, WARMUP_TIMEOUT_S)
+            if not _run_and_wait(self._engine, WARMUP_TIMEOUT_S):
+                self._engine = None  # its loop is stuck: render with the espeak-ng command instead
+        if self._engine is None:
+            return
         if voice:
             self._engine.setProperty("voice", _espeak_voice(self._engine, voice))
         self._engine.setProperty("rate", int(rate_wpm))
@@ -93,16 +99,31 @@ class EspeakSpeaker(_Playing):
         # One save per runAndWait: queued saves keep only the last file.
         with tempfile.TemporaryDirectory(prefix="viva-tts-") as tmp:
             out = Path(tmp) / "speech.wav"
-            with _quiet():
-                self._engine.save_to_file(text, str(out))
-                _run_and_wait(self._engine, SYNTH_TIMEOUT_S + len(text) / SYNTH_CHARS_PER_S)
+            deadline = SYNTH_TIMEOUT_S + len(text) / SYNTH_CHARS_PER_S
+            if self._engine is not None:
+                with _quiet():
+                    self._engine.save_to_file(text, str(out))
+                    if not _run_and_wait(self._engine, deadline):
+                        self._engine = None  # a stuck pyttsx3 loop stays stuck: use the command from now on
+            if not out.is_file() or out.stat().st_size <= 44:
+                _espeak_command(text, out, self._voice_name, self._rate_wpm, deadline)
             if not out.is_file() or out.stat().st_size <= 44:
                 raise VivaError("espeak-ng produced no audio; check 'espeak-ng --version'")
             return read_wav(out)
 
 
-def _run_and_wait(engine, timeout_s: float) -> None:
-    """``engine.runAndWait()`` with a deadline.
+def _espeak_command(text: str, out: Path, voice: str | None, rate_wpm: int, timeout_s: float) -> None:
+    """Render with the espeak-ng command: the fallback when pyttsx3's driver loop stalls."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        return
+    cmd = [exe, "-w", str(out), "-s", str(rate_wpm)] + (["-v", voice] if voice else []) + ["--", text]
+    with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+        subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+
+
+def _run_and_wait(engine, timeout_s: float) -> bool:
+    """``engine.runAndWait()`` with a deadline; False when the loop had to be ended.
 
     pyttsx3's espeak driver loops until an utterance finishes; with nothing queued (the warm-up run) it can
     spin forever. The loop runs in a thread and is ended from here when the deadline passes.
@@ -110,11 +131,13 @@ def _run_and_wait(engine, timeout_s: float) -> None:
     thread = threading.Thread(target=engine.runAndWait, daemon=True)
     thread.start()
     thread.join(timeout_s)
-    if thread.is_alive():
-        log.info("pyttsx3 loop still running after %.0f s; ending it", timeout_s)
-        with contextlib.suppress(Exception):
-            engine.endLoop()
-        thread.join(END_LOOP_GRACE_S)
+    if not thread.is_alive():
+        return True
+    log.info("pyttsx3 loop still running after %.0f s; ending it", timeout_s)
+    with contextlib.suppress(Exception):
+        engine.endLoop()
+    thread.join(END_LOOP_GRACE_S)
+    return False
 
 
 def _espeak_voice(engine, wanted: str) -> str:
