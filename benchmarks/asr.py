@@ -31,9 +31,10 @@ VOICES = (("espeak-us-160", "espeak", "en-us", 160), ("espeak-gb-190", "espeak",
 # (engine, model, compute_type, priming)
 CONFIGS = [("faster-whisper", "tiny.en", "int8", "none"), ("faster-whisper", "tiny.en", "int8", "prompt"),
            ("faster-whisper", "base", "int8", "none"), ("faster-whisper", "base", "int8", "prompt"),
-           ("faster-whisper", "base", "int8", "hotwords"), ("faster-whisper", "tiny.en", "float32", "prompt"),
+           ("faster-whisper", "tiny.en", "int8", "hotwords"), ("faster-whisper", "base", "int8", "hotwords"),
+           ("faster-whisper", "tiny.en", "float32", "hotwords"),
            ("openai-whisper", "tiny.en", "fp32", "prompt")]
-QUICK_CONFIGS = [c for c in CONFIGS if c[1] in ("tiny.en", "base") and c[2] == "int8" and c[3] != "hotwords"]
+QUICK_CONFIGS = [c for c in CONFIGS if c[2] == "int8" and c[3] in ("none", "hotwords")]
 # Answers with fillers, to measure which ones Whisper keeps (TTS says "um" as a word, so this is an upper
 # bound: real hesitations are softer and survive less often).
 FILLER_TEXTS = [
@@ -44,7 +45,7 @@ FILLER_TEXTS = [
     "Basically, uh, RoPE rotates queries and keys, sort of by their position.",
     "Hmm, I think, um, batching raises throughput, I mean, at some latency cost.",
 ]
-FILLER_CONFIGS = [("faster-whisper", "tiny.en", "int8", "prompt"), ("faster-whisper", "base", "int8", "prompt")]
+FILLER_CONFIGS = [("faster-whisper", "tiny.en", "int8", "hotwords"), ("faster-whisper", "base", "int8", "hotwords")]
 FALLBACK = [("fallback-kv", "The KV cache stores the keys and values of previous tokens so they are not recomputed.",
              ("KV cache", "keys and values")),
             ("fallback-lora", "LoRA freezes the base weights and trains two low-rank matrices per layer.",
@@ -213,6 +214,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="6 answers, 2 voices, the main configs")
     ap.add_argument("--answers", type=int, default=None, help="how many bank answers (default 24; quick 6)")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--only", help="only these MODEL:PRIMING[:COMPUTE] configs, comma-separated; merged "
+                                   "into the existing JSON")
     ap.add_argument("--fillers-only", action="store_true", help="only the filler-survival check")
     ap.add_argument("--worker", nargs=2, metavar=("CONFIG", "CLIPS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -223,6 +226,9 @@ def main() -> None:
     n = args.answers or (6 if args.quick else 24)
     voices = VOICES[::2] if args.quick else VOICES
     configs = QUICK_CONFIGS if args.quick else CONFIGS
+    if args.only:
+        wanted = [x.strip().split(":") for x in args.only.split(",")]  # MODEL:PRIMING[:COMPUTE]
+        configs = [c for c in CONFIGS if any([c[1], c[3], c[2]][:len(w)] == w for w in wanted)]
     items = [] if args.fillers_only else load_items(n)
     with tempfile.TemporaryDirectory(prefix="viva-asr-") as tmp:
         t0 = time.perf_counter()
@@ -238,6 +244,11 @@ def main() -> None:
         print(table(results))
     print(filler_table(filler_results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if (args.only or args.fillers_only) and args.out.is_file():
+        old = json.loads(args.out.read_text(encoding="utf-8"))
+        fresh = {tuple(r["config"]) for r in results}
+        results = [r for r in old.get("results", []) if tuple(r["config"]) not in fresh] + results
+        filler_results = filler_results or old.get("fillers", [])
     args.out.write_text(json.dumps({"answers": len(items), "voices": [v[0] for v in voices], "clips": len(clips),
                                     "results": results, "fillers": filler_results}, indent=1), encoding="utf-8")
     print(f"wrote {args.out}")

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
-RUNTIME_DIR = Path(tempfile.gettempdir()) / f"viva-pulse-{os.getuid()}"
+# One daemon per test session: two sessions on one machine (a developer and CI, or two developers) would
+# otherwise play their answers into the same virtual microphone, and one's teardown would kill the other's.
+RUNTIME_DIR = Path(tempfile.gettempdir()) / f"viva-pulse-{os.getuid()}-{os.getpid()}"
 SPEAKER_SINK = "viva_speaker"
 MIC_SINK = "viva_mic_sink"
 MIC_SOURCE = "viva_mic"
@@ -103,6 +105,7 @@ def start() -> PulseDevices:
 def stop(devices: PulseDevices) -> None:
     if devices.started:
         subprocess.run(["pulseaudio", "--kill"], env=devices.env, capture_output=True, timeout=10)
+        shutil.rmtree(RUNTIME_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

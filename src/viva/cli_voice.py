@@ -51,7 +51,7 @@ def transcribe(
     engine: EngineOpt = "faster-whisper",
     terms: Annotated[Optional[str], typer.Option("--terms", help='Technical terms to prime Whisper with, '
                                                                  'comma-separated: "KV cache, RoPE".')] = None,
-    priming: PrimingOpt = "prompt",
+    priming: PrimingOpt = "hotwords",
     as_json: JsonOpt = False,
 ) -> None:
     """Transcribe an audio file with the practice pipeline's Whisper setup."""
@@ -89,7 +89,7 @@ def score(
             from viva.transcribe.prompt import question_terms
             from viva.voice import delivery_for
 
-            transcript, speech = _transcribe_file(audio, model, engine, question_terms(question), "prompt")
+            transcript, speech = _transcribe_file(audio, model, engine, question_terms(question), "hotwords")
             delivery = delivery_for(transcript, speech)
             text = transcript.text
         from viva.scoring import Scorer
@@ -152,7 +152,8 @@ def models_list(as_json: JsonOpt = False) -> None:
         console = _cli()._console()
         console.print(table)
         if not any(r["name"] == "base" for r in rows):
-            console.print("Whisper base recognizes technical terms better: 'viva models install base'.")
+            console.print("Also available: Whisper base (slightly better term recall, 1.7x slower): "
+                          "'viva models install base'.")
 
 
 @models_app.command("install")

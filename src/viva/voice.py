@@ -34,7 +34,7 @@ class VoiceOptions:
     speak_feedback: bool = False
     engine: str = DEFAULT_ENGINE
     model: str | None = None
-    priming: str = "prompt"
+    priming: str = "hotwords"
     record: RecordOptions = field(default_factory=RecordOptions)
     cue: bool = True
 

@@ -81,6 +81,15 @@ def speech_seconds(samples: np.ndarray, classifier: WindowClassifier | None = No
     return tracker.speech_s
 
 
+def speech_span(samples: np.ndarray, classifier: WindowClassifier | None = None) -> tuple[float, float]:
+    """Seconds from the first to the last speech window, as (start, end); (0, 0) if there is no speech."""
+    tracker = SpeechTracker(classifier or default_classifier())
+    tracker.feed(samples)
+    if tracker.first_speech_start_s is None:
+        return 0.0, 0.0
+    return tracker.first_speech_start_s, tracker.last_speech_end_s
+
+
 @dataclass(frozen=True)
 class EndpointOptions:
     trailing_silence_s: float = DEFAULT_TRAILING_SILENCE_S
@@ -100,6 +109,7 @@ class SpeechTracker:
         self.windows = 0
         self.speech_windows = 0
         self.last_speech_end_s = 0.0  # s from the start of the stream to the end of the last speech window
+        self.first_speech_start_s: float | None = None
 
     @property
     def elapsed_s(self) -> float:
@@ -121,6 +131,8 @@ class SpeechTracker:
             probs = self.classifier(windows, self._context)
             voiced = np.flatnonzero(np.asarray(probs) >= self.options.threshold)
             if voiced.size:
+                if self.first_speech_start_s is None:
+                    self.first_speech_start_s = (self.windows + int(voiced[0])) * WINDOW_S
                 self.last_speech_end_s = (self.windows + int(voiced[-1]) + 1) * WINDOW_S
             self.speech_windows += int(voiced.size)
             self.windows += n

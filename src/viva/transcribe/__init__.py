@@ -28,7 +28,7 @@ class TranscribeOptions:
     language: str = "en"
     beam_size: int = 5
     terms: tuple[str, ...] = ()
-    priming: str = "prompt"  # prompt | hotwords | both | none
+    priming: str = "hotwords"  # hotwords | prompt | both | none (openai-whisper has no hotwords: prompt)
     word_timestamps: bool = True
 
 

@@ -15,6 +15,16 @@ from viva.transcribe.prompt import hotwords, initial_prompt
 
 log = logging.getLogger("viva")
 
+# Priming can make Whisper skip whole sentences: with a prompt, base once transcribed only the last sentence of
+# a 22 s answer (benchmarks/asr.py). A primed transcript whose words cover less than this share of the
+# detected speech is decoded again without priming, and the longer transcript wins.
+# Hotwords can also swallow words: tiny.en heard "key not product." for a 5 s sentence primed with
+# "softmax, query, key". Fewer words per second of speech than MIN_WORDS_PER_S triggers the same re-decode.
+MIN_COVERAGE = 0.6
+MIN_WORDS_PER_S = 1.2  # words per second of speech: 72 wpm, well below a slow speaker's ~100
+MIN_GUARDED_SPEECH_S = 1.5  # s: shorter answers are too short to judge
+WORD_GAP_MERGE_S = 1.5  # s: words closer than this count as continuous speech
+
 
 def default_threads() -> int:
     return max(1, os.cpu_count() or 1)
@@ -36,10 +46,28 @@ class FasterWhisperTranscriber:
         self.load_s = time.perf_counter() - start
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions = TranscribeOptions()) -> Transcript:
-        use_prompt = options.priming in ("prompt", "both")
-        use_hot = options.priming in ("hotwords", "both")
+        audio = np.asarray(audio, dtype=np.float32)
+        primed = bool(options.terms) and options.priming != "none"
+        out = self._decode(audio, options, primed)
+        if primed and options.word_timestamps:
+            from viva.audio.vad import speech_span
+
+            start, end = speech_span(audio)
+            span = end - start
+            if span >= MIN_GUARDED_SPEECH_S and (word_coverage(out.words) < MIN_COVERAGE * span
+                                                 or len(out.words) < MIN_WORDS_PER_S * span):
+                log.info("primed transcript: %d words over %.1f of %.1f s of speech; decoding unprimed",
+                         len(out.words), word_coverage(out.words), span)
+                plain = self._decode(audio, options, False)
+                if len(plain.words) > len(out.words):
+                    out = plain
+        return out
+
+    def _decode(self, audio: np.ndarray, options: TranscribeOptions, primed: bool) -> Transcript:
+        use_prompt = primed and options.priming in ("prompt", "both")
+        use_hot = primed and options.priming in ("hotwords", "both")
         segments, info = self._model.transcribe(
-            np.asarray(audio, dtype=np.float32),
+            audio,
             language=options.language,
             beam_size=options.beam_size,
             word_timestamps=options.word_timestamps,
@@ -56,3 +84,18 @@ class FasterWhisperTranscriber:
         text = " ".join(s["text"] for s in segs if s["text"]).strip()
         return Transcript(text=text, segments=tuple(segs), duration=round(float(info.duration), 2),
                           model=self.model_name, engine=self.engine, words=tuple(words))
+
+
+def word_coverage(words) -> float:
+    """Seconds of speech the words span, merging gaps shorter than WORD_GAP_MERGE_S."""
+    total, run_start, run_end = 0.0, None, None
+    for _, start, end in words:
+        if run_end is not None and start - run_end <= WORD_GAP_MERGE_S:
+            run_end = max(run_end, end)
+            continue
+        if run_end is not None:
+            total += run_end - run_start
+        run_start, run_end = start, end
+    if run_end is not None:
+        total += run_end - run_start
+    return total

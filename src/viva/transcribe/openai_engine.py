@@ -72,7 +72,7 @@ class OpenAIWhisperTranscriber:
         self.load_s = time.perf_counter() - start
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions = TranscribeOptions()) -> Transcript:
-        use_prompt = options.priming in ("prompt", "both")  # openai-whisper has no hotwords
+        use_prompt = options.priming != "none"  # openai-whisper has no hotwords: they become the prompt
         english_only = not self._model.is_multilingual
         result = self._model.transcribe(
             np.asarray(audio, dtype=np.float32), language=options.language if not english_only else "en",
