@@ -14,7 +14,7 @@ from viva.domain import Concept, Question
 from viva.errors import ModelNotFoundError, VivaError
 from viva.transcribe import TranscribeOptions, build_transcriber
 from viva.transcribe.models import available_models, resolve_model
-from viva.transcribe.prompt import initial_prompt, parse_terms, question_terms
+from viva.transcribe.prompt import decoder_prompt, hotwords, initial_prompt, parse_terms, question_terms
 
 HAS_WHISPER = importlib.util.find_spec("whisper") is not None
 
@@ -84,6 +84,38 @@ def test_faster_whisper_tiny_en_transcribes_speech_with_word_times(tmp_path):
     assert "softmax" in out.text.lower() and out.model == "tiny.en" and out.engine == "faster-whisper"
     assert out.words and all(s <= e for _, s, e in out.words) and out.duration > 2
 
+
+
+def test_the_prompt_ends_on_the_question_then_the_text_heard_so_far():
+    opts = TranscribeOptions(terms=("KV cache",), priming="hotwords", question="What is the KV cache?")
+    assert hotwords(opts.terms) == "KV cache." and decoder_prompt(opts, primed=True) == "What is the KV cache?"
+    both = TranscribeOptions(terms=("KV cache",), priming="both", question="Q?", context="so far")
+    assert decoder_prompt(both, primed=True) == initial_prompt(("KV cache",)) + " Q? so far"
+    assert decoder_prompt(both, primed=False) == "so far"  # unprimed: only the answer's own earlier text
+    assert decoder_prompt(TranscribeOptions(), primed=True) is None
+
+
+KV_ANSWER = ("The KV cache stores the keys and values of all previous tokens during decoding, so we do not "
+             "recompute them for every new token. The cost is memory, which grows with the sequence length.")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lead_in_s", [0.8, 1.5])
+def test_hotwords_do_not_swallow_the_opening_words_after_a_pause(tmp_path, lead_in_s):
+    """CI once heard "stores the keys and values..." for this answer: the bare hotword list ended in "KV cache",
+    and tiny.en continued after it as if the answer had already said it. Real recordings start with the
+    candidate's pause after the cue."""
+    from viva.audio.wav import load_audio
+
+    wav = tmp_path / "kv.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), KV_ANSWER], check=True)
+    audio = np.concatenate([np.zeros(int(lead_in_s * 16_000), np.float32), load_audio(wav)])
+    q = Question("q", "inference", "What is the KV cache?", KV_ANSWER,
+                 concepts=(Concept("stores keys and values", ("KV cache",)), Concept("avoids recomputing the prefix"),
+                           Concept("memory grows with sequence length")))
+    t = build_transcriber("faster-whisper", "tiny.en")
+    out = t.transcribe(audio, TranscribeOptions(terms=question_terms(q), question=q.question))
+    assert out.text.lower().split()[:3] == ["the", "kv", "cache"], out.text
 
 # -- openai-whisper: a checkpoint the test builds itself ---------------------------------------------------
 TINY_DIMS = dict(n_mels=80, n_audio_ctx=1500, n_audio_state=16, n_audio_head=2, n_audio_layer=1,

@@ -30,7 +30,8 @@ def _cli():
     return cli
 
 
-def _transcribe_file(file: Path, model: str | None, engine: str, terms: tuple[str, ...], priming: str):
+def _transcribe_file(file: Path, model: str | None, engine: str, terms: tuple[str, ...], priming: str,
+                     question: str = ""):
     from viva.audio.vad import MIN_SPEECH_S, speech_seconds
     from viva.audio.wav import load_audio
     from viva.transcribe import PRIMING, TranscribeOptions, build_transcriber
@@ -42,7 +43,8 @@ def _transcribe_file(file: Path, model: str | None, engine: str, terms: tuple[st
     if speech < MIN_SPEECH_S:
         raise InputError(f"{file}: no speech heard ({speech:.1f} s of speech in {len(audio) / 16_000:.1f} s)")
     transcriber = build_transcriber(engine, model)
-    return transcriber.transcribe(audio, TranscribeOptions(terms=terms, priming=priming)), speech
+    options = TranscribeOptions(terms=terms, priming=priming, question=question)
+    return transcriber.transcribe(audio, options), speech
 
 
 def transcribe(
@@ -89,7 +91,8 @@ def score(
             from viva.transcribe.prompt import question_terms
             from viva.voice import delivery_for
 
-            transcript, speech = _transcribe_file(audio, model, engine, question_terms(question), "hotwords")
+            transcript, speech = _transcribe_file(audio, model, engine, question_terms(question), "hotwords",
+                                                 question.question)
             delivery = delivery_for(transcript, speech)
             text = transcript.text
         from viva.scoring import Scorer

@@ -23,13 +23,22 @@ PRIMING = ("prompt", "hotwords", "both", "none")
 
 @dataclass(frozen=True)
 class TranscribeOptions:
-    """How to decode one answer. ``terms`` are the question's concept names and aliases, for priming."""
+    """How to decode one answer (or one piece of it). ``terms`` are the question's concept names and
+    aliases, for priming.
+
+    Whisper's prompt is, in order: the glossary (priming "prompt"/"both"), the question (when primed), then
+    ``context``. Ending it on the question matters: hotwords alone made tiny.en take the term list for the
+    start of the answer and skip the answer's opening words ("The KV cache stores..." heard as "stores...").
+    """
 
     language: str = "en"
     beam_size: int = 5
     terms: tuple[str, ...] = ()
     priming: str = "hotwords"  # hotwords | prompt | both | none (openai-whisper has no hotwords: prompt)
     word_timestamps: bool = True
+    question: str = ""  # what was asked: with priming, Whisper hears it as the turn before the answer
+    context: str = ""  # the text heard before this audio (streaming pieces): Whisper's prompt, so spelling
+    # and sentence flow carry over from one piece to the next
 
 
 class Transcriber(Protocol):

@@ -11,7 +11,7 @@ import numpy as np
 from viva.domain import Transcript
 from viva.transcribe import TranscribeOptions
 from viva.transcribe.models import ModelLocation
-from viva.transcribe.prompt import hotwords, initial_prompt
+from viva.transcribe.prompt import decoder_prompt, hotwords
 
 log = logging.getLogger("viva")
 
@@ -47,7 +47,7 @@ class FasterWhisperTranscriber:
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions = TranscribeOptions()) -> Transcript:
         audio = np.asarray(audio, dtype=np.float32)
-        primed = bool(options.terms) and options.priming != "none"
+        primed = bool(options.terms or options.question) and options.priming != "none"
         out = self._decode(audio, options, primed)
         if primed and options.word_timestamps:
             from viva.audio.vad import speech_span
@@ -64,14 +64,13 @@ class FasterWhisperTranscriber:
         return out
 
     def _decode(self, audio: np.ndarray, options: TranscribeOptions, primed: bool) -> Transcript:
-        use_prompt = primed and options.priming in ("prompt", "both")
         use_hot = primed and options.priming in ("hotwords", "both")
         segments, info = self._model.transcribe(
             audio,
             language=options.language,
             beam_size=options.beam_size,
             word_timestamps=options.word_timestamps,
-            initial_prompt=initial_prompt(options.terms) if use_prompt else None,
+            initial_prompt=decoder_prompt(options, primed),
             hotwords=hotwords(options.terms) if use_hot else None,
             vad_filter=False,  # the recorder already gated on speech; the filter would clip soft endings
             condition_on_previous_text=True,

@@ -7,6 +7,7 @@ pickled code — and must carry whisper's ``dims`` and ``model_state_dict``.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from viva.domain import Transcript
 from viva.errors import ModelNotFoundError, VivaError
 from viva.transcribe import TranscribeOptions
 from viva.transcribe.models import ModelLocation
-from viva.transcribe.prompt import initial_prompt
+from viva.transcribe.prompt import decoder_prompt
 
 INSTALL_HINT = "pip install 'viva[openai]' (or, without triton: pip install --no-deps openai-whisper " \
                "tiktoken more-itertools numba)"
@@ -72,12 +73,15 @@ class OpenAIWhisperTranscriber:
         self.load_s = time.perf_counter() - start
 
     def transcribe(self, audio: np.ndarray, options: TranscribeOptions = TranscribeOptions()) -> Transcript:
-        use_prompt = options.priming != "none"  # openai-whisper has no hotwords: they become the prompt
+        # openai-whisper has no hotwords: the terms become the glossary prompt
+        primed = options.priming != "none"
+        prompt_options = replace(options, priming="prompt") if primed else options
         english_only = not self._model.is_multilingual
         result = self._model.transcribe(
             np.asarray(audio, dtype=np.float32), language=options.language if not english_only else "en",
             beam_size=options.beam_size, fp16=False, word_timestamps=options.word_timestamps,
-            initial_prompt=initial_prompt(options.terms) if use_prompt else None, verbose=None,
+            initial_prompt=decoder_prompt(prompt_options, primed),
+            verbose=None,
         )
         segs, words = [], []
         for s in result.get("segments", []):

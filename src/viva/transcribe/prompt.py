@@ -55,4 +55,15 @@ def initial_prompt(terms: tuple[str, ...]) -> str | None:
 
 
 def hotwords(terms: tuple[str, ...]) -> str | None:
-    return " ".join(terms)[:MAX_PROMPT_CHARS] if terms else None
+    """The terms as a comma-separated list ending in a full stop. tiny.en on 48 bank answers with 0-1.5 s of
+    silence before them: bare words, no question 10.3% WER; this list + the question as prompt 9.1%."""
+    return (", ".join(terms)[:MAX_PROMPT_CHARS] + ".") if terms else None
+
+
+def decoder_prompt(options, primed: bool) -> str | None:
+    """Whisper's initial prompt for ``options`` (see TranscribeOptions): glossary, question, context."""
+    use_glossary = primed and options.priming in ("prompt", "both")
+    parts = [initial_prompt(options.terms) if use_glossary else None,
+             options.question.strip() if primed and options.question else None,
+             options.context.strip() or None]
+    return " ".join(p for p in parts if p) or None
