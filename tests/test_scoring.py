@@ -261,6 +261,33 @@ def test_unpunctuated_transcript_is_cut_into_chunks() -> None:
     assert sentence_spans("Short one. Another one here!") == ((0, 9), (11, 27))
 
 
+def test_a_run_on_sentence_after_the_first_is_cut_inside_itself() -> None:
+    """A run-on after an earlier sentence (streamed pieces joined) once gave cut offsets counted twice: chunks
+    from the wrong place, and an IndexError that stopped a practice session."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from viva.scoring.text import sentence_spans
+
+    text = "It is short. " + " ".join(["the cache stores keys, and values so we skip the work"] * 6)
+    chunks = sentence_spans(text)
+    assert chunks[0] == (0, 11) and len(chunks) >= 3
+    assert all(0 <= a < b <= len(text) and text[a].isalnum() and text[b - 1].isalnum() for a, b in chunks)
+    covered = " ".join(text[a:b] for a, b in chunks[1:])
+    assert covered.replace(",", "").split() == text[13:].replace(",", "").split()  # every word, once, in order
+
+    words = st.sampled_from(["and", "so", "but", "cache", "keys", "values,", "then", "a", "memory"])
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.lists(words, min_size=1, max_size=70), min_size=1, max_size=4))
+    def spans_stay_inside(sentences):
+        text = ". ".join(" ".join(s) for s in sentences)
+        for a, b in sentence_spans(text):
+            assert 0 <= a < b <= len(text)
+
+    spans_stay_inside()
+
+
 def test_missing_model_raises_with_the_fix(monkeypatch, tmp_path) -> None:
     import builtins
 

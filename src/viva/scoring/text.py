@@ -106,7 +106,7 @@ def _chunks(text: str, a: int, b: int) -> list[tuple[int, int]]:
     ws = words(text[a:b])
     if len(ws) <= MAX_SENTENCE_WORDS:
         return [(a, b)]
-    cuts = [a + m.start() for m in CHUNK_BREAK_RE.finditer(text, a, b)]
+    cuts = [m.start() for m in CHUNK_BREAK_RE.finditer(text, a, b)]  # pos/endpos: offsets are absolute
     out, start, count = [], a, 0
     for w in ws:
         count += 1
