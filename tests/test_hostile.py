@@ -278,7 +278,9 @@ def test_every_yaml_load_in_viva_is_safe():
 
             import yaml
 
-            assert issubclass(getattr(bank_module, loader.id), yaml.SafeLoader), f"{path}:{node.lineno}"
+            cls = getattr(bank_module, loader.id)  # SafeLoader or CSafeLoader: the safe constructor, not Full
+            assert issubclass(cls, yaml.constructor.SafeConstructor), f"{path}:{node.lineno}"
+            assert not issubclass(cls, yaml.constructor.FullConstructor), f"{path}:{node.lineno}"
     for name in ("unsafe_load", "full_load", "load_all", "unsafe_load_all"):
         assert [p for p, n in _calls(name) if getattr(getattr(n.func, "value", None), "id", None) == "yaml"] == []
 

