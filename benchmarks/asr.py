@@ -3,6 +3,7 @@ engine, model, compute type and priming. Reports WER, key-term recall, RTF, load
 
     .venv/bin/python benchmarks/asr.py            # 24 answers × 3 voices, every config (~15 min on 2 cores)
     .venv/bin/python benchmarks/asr.py --quick    # 6 answers × 2 voices, the main configs
+    .venv/bin/python benchmarks/asr.py --only tiny.en:hotwords,tiny.en:none --lead-in 0,0.8,1.5
 
 Key-term recall: of the question's concepts whose phrase (name or alias) occurs in the spoken answer,
 the share whose phrase, or any alias of it, is found in the transcript (rapidfuzz partial ratio ≥ 90 on
@@ -72,7 +73,7 @@ def load_items(n: int) -> list[dict]:
     from viva.transcribe.prompt import question_terms
 
     return [{"id": q.id, "text": q.answer, "concepts": [list(c.phrases) for c in q.concepts],
-             "terms": list(question_terms(q))} for q in picked]
+             "terms": list(question_terms(q)), "question": q.question} for q in picked]
 
 
 def synthesize(items: list[dict], voices, folder: Path) -> list[dict]:
@@ -94,6 +95,25 @@ def synthesize(items: list[dict], voices, folder: Path) -> list[dict]:
                 save_wav(out, samples, rate)
             clips.append({**item, "voice": vname, "wav": str(out)})
     return clips
+
+
+def with_lead_in(clips: list[dict], leads: list[float]) -> list[dict]:
+    """Each clip once per lead-in; a non-zero lead-in is a padded copy whose voice is named "VOICE+Ns"."""
+    import numpy as np
+
+    from viva.audio.wav import load_audio, save_wav
+
+    out = []
+    for lead in leads:
+        for clip in clips:
+            if lead <= 0:
+                out.append(clip)
+                continue
+            wav = Path(clip["wav"]).with_name(f"{Path(clip['wav']).stem}+{lead:g}s.wav")
+            audio = load_audio(clip["wav"])
+            save_wav(wav, np.concatenate([np.zeros(int(lead * 16_000), np.float32), audio]), 16_000)
+            out.append({**clip, "voice": f"{clip['voice']}+{lead:g}s", "wav": str(wav)})
+    return out
 
 
 def term_recall(concepts: list[list[str]], reference: str, hypothesis: str) -> tuple[int, int]:
@@ -137,8 +157,9 @@ def run_config(config, clips) -> dict:
     for clip in clips:
         audio = load_audio(clip["wav"])
         t0 = time.perf_counter()
+        question = clip.get("question", "") if priming != "none" else ""  # as practice primes it
         out = transcriber.transcribe(audio, TranscribeOptions(terms=tuple(clip["terms"]), priming=priming,
-                                                              word_timestamps=True))
+                                                              word_timestamps=True, question=question))
         decode_s += time.perf_counter() - t0
         audio_s += len(audio) / 16_000
         found, present = term_recall(clip["concepts"], clip["text"], out.text)
@@ -217,6 +238,8 @@ def main() -> None:
     ap.add_argument("--only", help="only these MODEL:PRIMING[:COMPUTE] configs, comma-separated; merged "
                                    "into the existing JSON")
     ap.add_argument("--fillers-only", action="store_true", help="only the filler-survival check")
+    ap.add_argument("--lead-in", default="0", help="seconds of silence before each answer, comma-separated: every "
+                                                   "clip is run once per value (a real answer starts after a pause)")
     ap.add_argument("--worker", nargs=2, metavar=("CONFIG", "CLIPS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -232,7 +255,7 @@ def main() -> None:
     items = [] if args.fillers_only else load_items(n)
     with tempfile.TemporaryDirectory(prefix="viva-asr-") as tmp:
         t0 = time.perf_counter()
-        clips = synthesize(items, voices, Path(tmp))
+        clips = with_lead_in(synthesize(items, voices, Path(tmp)), [float(x) for x in args.lead_in.split(",")])
         print(f"{len(clips)} clips ({len(items)} answers × {len(clips) // max(1, len(items))} voices) "
               f"synthesized in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         results = [] if args.fillers_only else run_all(configs, clips, Path(tmp), "answers")
@@ -250,7 +273,7 @@ def main() -> None:
         results = [r for r in old.get("results", []) if tuple(r["config"]) not in fresh] + results
         filler_results = filler_results or old.get("fillers", [])
     args.out.write_text(json.dumps({"answers": len(items), "voices": [v[0] for v in voices], "clips": len(clips),
-                                    "results": results, "fillers": filler_results}, indent=1), encoding="utf-8")
+                                    "lead_in_s": args.lead_in, "results": results, "fillers": filler_results}, indent=1), encoding="utf-8")
     print(f"wrote {args.out}")
 
 

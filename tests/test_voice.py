@@ -29,7 +29,7 @@ class FakeRecorder:
     def __init__(self, recordings):
         self.recordings = list(recordings)
 
-    def record(self, options, should_stop, on_progress):
+    def record(self, options, should_stop, on_progress, **hooks):  # on_audio unused: no streaming
         return self.recordings.pop(0)
 
 

@@ -110,6 +110,10 @@ def practice(
                                            help="Seconds of silence that end a spoken answer.")] = 2.0,
     max_seconds: Annotated[float, typer.Option("--max-seconds", min=5, max=900,
                                                help="Longest spoken answer, in seconds.")] = 180.0,
+    stream: Annotated[bool, typer.Option("--stream/--no-stream",
+                                         help="Transcribe while you speak, so feedback follows the end of the "
+                                              "answer at once; --no-stream transcribes it in one pass "
+                                              "afterwards.")] = True,
 ) -> None:
     """Practise: due questions first, then new ones; each answer is scored, saved and rescheduled."""
     with handle_errors():
@@ -145,8 +149,9 @@ def practice(
 
                 vopts = VoiceOptions(tts="espeak" if voice and tts == "auto" else tts, voice=voice, rate_wpm=rate,
                                      speak=not no_speak, speak_feedback=speak_feedback, engine=engine, model=model,
-                                     record=RecordOptions(trailing_silence_s=silence, max_s=max_seconds))
-                spoken = build_spoken_answers(console, _read_line, vopts)
+                                     record=RecordOptions(trailing_silence_s=silence, max_s=max_seconds),
+                                     streaming=stream)
+                spoken = build_spoken_answers(console, _read_line, vopts, prepare=scorer.plan)
                 if spoken is not None:
                     answers, mode = spoken, "spoken"
                     if speak_feedback:

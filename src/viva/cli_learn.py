@@ -208,13 +208,13 @@ def interview(
             sweep_recordings(store, console)
             queue = interview_queue(questions.questions, store.cards("said"), utcnow(), topics=topics)
             ui = ConsoleInterviewUI(console)
-            answers = None if typed else _spoken(console, ui)
+            answers = None if typed else _spoken(console, ui, scorer)
             answers = answers or TypedAnswers(_read_line, ui.show_question)
             console.print(f"Mock interview: {minutes:g} minutes. No feedback until the end; q ends it early.")
             InterviewSession(store, scorer, answers, ui, follow_ups=follow_ups).run(queue, minutes)
 
 
-def _spoken(console, ui):
+def _spoken(console, ui, scorer):
     """The voice pipeline's AnswerSource, or None (typed) when it cannot be imported or there is no microphone."""
     from viva.cli import _read_line
 
@@ -223,7 +223,7 @@ def _spoken(console, ui):
     except ImportError as exc:
         console.print(f"[dim]Spoken answers are unavailable ({exc}); typing instead.[/dim]")
         return None
-    spoken = build_spoken_answers(console, _read_line, VoiceOptions())
+    spoken = build_spoken_answers(console, _read_line, VoiceOptions(), prepare=scorer.plan)
     if spoken is not None:
         spoken.show_question = ui.show_question  # no topic or numbering: an interviewer does not announce them
     return spoken

@@ -37,6 +37,7 @@ class VoiceOptions:
     priming: str = "hotwords"
     record: RecordOptions = field(default_factory=RecordOptions)
     cue: bool = True
+    streaming: bool = True  # transcribe while the candidate speaks (False: one pass after the answer)
 
 
 class Background:
@@ -60,6 +61,10 @@ class Background:
             raise self._error
         return self._value
 
+    def wait(self) -> None:
+        """Wait for the build without raising (its error is someone else's to report)."""
+        self._thread.join()
+
 
 class SpokenAnswers:
     """AnswerSource for spoken practice. Every collaborator is passed in; the CLI builds the real ones."""
@@ -68,20 +73,32 @@ class SpokenAnswers:
                  notice: Callable[[str], None], read_line: Callable[[str], str],
                  options: VoiceOptions = VoiceOptions(), should_stop: Callable[[], bool] | None = None,
                  meter=None, cue: Callable[[], None] | None = None, recordings_dir: Path | None = None,
-                 show_heard: Callable[[str], None] | None = None):
+                 show_heard: Callable[[str], None] | None = None,
+                 prepare: Callable[[Question], object] | None = None):
         self.speaker, self.recorder, self.transcriber = speaker, recorder, transcriber
         self.show_question, self.notice, self.read_line = show_question, notice, read_line
         self.options, self.should_stop, self.meter, self.cue = options, should_stop, meter, cue
-        self.recordings_dir, self.show_heard = recordings_dir, show_heard
+        self.recordings_dir, self.show_heard, self.prepare = recordings_dir, show_heard, prepare
+        self.stream_stats = None  # the last streamed answer's StreamStats (latency benchmark, tests)
 
     def answer(self, question: Question, number: int, total: int) -> Answer:
         self.show_question(question, number, total)
+        # e.g. the scorer's plan for this question, built while the question is spoken; errors resurface when
+        # the answer is scored
+        preparing = Background(lambda: self.prepare(question)) if self.prepare is not None else None
         if self.options.speak:
             self.speaker.say(question.question)
         while True:
-            recording = self._record()
-            answer = self.take(question, recording) if recording.heard_speech else None
+            stream = self._stream(question) if self.options.streaming else None
+            try:
+                recording = self._record(stream)
+                answer = self.take(question, recording, stream) if recording.heard_speech else None
+            finally:
+                if stream is not None:
+                    stream.cancel()  # a no-op once finished; stops the worker on no speech, Quit or an error
             if answer is not None:
+                if preparing is not None:
+                    preparing.wait()
                 return answer
             self.notice(NO_SPEECH)
             choice = self._ask(RETRY_PROMPT)
@@ -90,22 +107,44 @@ class SpokenAnswers:
             if choice in {"t", "type"}:
                 return self._typed()
 
-    def _record(self) -> Recording:
-        """The cue, then one recording with the live meter (``meter``: start / update / stop)."""
+    def _record(self, stream=None) -> Recording:
+        """The cue, then one recording with the live meter (``meter``: start / update / stop), each block
+        also fed to ``stream`` (a StreamingTranscriber) as it arrives."""
         if self.meter is not None:
             self.meter.start()
         if self.options.cue and self.cue:
             self.cue()
+        hooks = {"on_audio": stream.feed} if stream is not None else {}
         try:
             return self.recorder.record(self.options.record, self.should_stop,
-                                        self.meter.update if self.meter is not None else None)
+                                        self.meter.update if self.meter is not None else None, **hooks)
         finally:
             if self.meter is not None:
                 self.meter.stop()
 
-    def take(self, question: Question, recording: Recording) -> Answer | None:
-        """Save, transcribe and measure one recording; None if Whisper heard no words."""
-        transcript = self.transcribe(question, recording.samples)
+    def _options(self, question: Question) -> TranscribeOptions:
+        from viva.transcribe.prompt import question_terms
+
+        primed = self.options.priming != "none"
+        return TranscribeOptions(terms=question_terms(question) if primed else (), priming=self.options.priming,
+                                 question=question.question if primed else "")
+
+    def _stream(self, question: Question):
+        from viva.transcribe.streaming import StreamingTranscriber
+
+        return StreamingTranscriber(self.transcriber.get, self._options(question))
+
+    def take(self, question: Question, recording: Recording, stream=None) -> Answer | None:
+        """Save, transcribe and measure one recording; None if Whisper heard no words. With ``stream``,
+        the transcript is what it decoded while the answer was spoken, plus the last piece."""
+        if stream is not None and stream.fed_samples:
+            transcript = stream.finish()
+            self.stream_stats = stream.stats
+        else:
+            transcript = self.transcribe(question, recording.samples)
+        from viva import memory
+
+        memory.release()  # the decode's buffers, before the answer is scored and the next question spoken
         if not transcript.text.strip():
             return None
         if self.show_heard:
@@ -116,10 +155,8 @@ class SpokenAnswers:
                       delivery=delivery, duration_s=recording.duration_s)
 
     def transcribe(self, question: Question, samples) -> Transcript:
-        from viva.transcribe.prompt import question_terms
-
-        terms = question_terms(question) if self.options.priming != "none" else ()
-        return self.transcriber.get().transcribe(samples, TranscribeOptions(terms=terms, priming=self.options.priming))
+        """One pass over the whole recording (``--no-stream``, and ``viva transcribe``)."""
+        return self.transcriber.get().transcribe(samples, self._options(question))
 
     def _save(self, question: Question, recording: Recording) -> Path:
         from viva.audio.wav import save_wav
@@ -186,8 +223,10 @@ class SpeakingUI:
 
 
 def build_spoken_answers(console, read_line: Callable[[str], str], options: VoiceOptions = VoiceOptions(),
-                         notice: Callable[[str], None] | None = None) -> SpokenAnswers | None:
-    """The real spoken AnswerSource, or None (after one line saying why) when there is no microphone."""
+                         notice: Callable[[str], None] | None = None,
+                         prepare: Callable[[Question], object] | None = None) -> SpokenAnswers | None:
+    """The real spoken AnswerSource, or None (after one line saying why) when there is no microphone.
+    ``prepare(question)`` runs on a thread while each question is spoken (the scorer's ``plan``)."""
     from viva.audio import devices
     from viva.audio.meter import LiveMeter, enter_pressed, show_spoken_question
 
@@ -208,7 +247,7 @@ def build_spoken_answers(console, read_line: Callable[[str], str], options: Voic
         speaker=speaker, recorder=Recorder(), transcriber=transcriber,
         show_question=show_spoken_question(console), notice=say, read_line=read_line, options=options,
         should_stop=enter_pressed, meter=meter, cue=(lambda: _quiet_play(cue)) if options.speak else None,
-        show_heard=lambda text: console.print(f"[bold]Heard:[/bold] {text}", highlight=False))
+        show_heard=lambda text: console.print(f"[bold]Heard:[/bold] {text}", highlight=False), prepare=prepare)
 
 
 def _speaker(options: VoiceOptions, say: Callable[[str], None]):

@@ -61,13 +61,15 @@ class Recorder:
 
     def record(self, options: RecordOptions = RecordOptions(),
                should_stop: Callable[[], bool] | None = None,
-               on_progress: Callable[[Progress], None] | None = None) -> Recording:
+               on_progress: Callable[[Progress], None] | None = None,
+               on_audio: Callable[[np.ndarray], None] | None = None) -> Recording:
         """Record one answer.
 
         Args:
             options: silence, time limit and device.
             should_stop: polled every block; True stops (the CLI checks for Enter).
             on_progress: called every block with level and elapsed time, for the live meter.
+            on_audio: called every block with its 16 kHz mono samples (the streaming transcriber's feed).
 
         Raises:
             AudioDeviceError: no input device, or it fails while recording.
@@ -89,6 +91,8 @@ class Recorder:
                     raise AudioDeviceError("the microphone stopped sending audio; check the input device") from None
                 mono = resample(block.reshape(-1), rate) if rate != SAMPLE_RATE else block.reshape(-1)
                 chunks.append(mono)
+                if on_audio:
+                    on_audio(mono)
                 tracker.feed(mono)
                 if on_progress:
                     on_progress(Progress(time.monotonic() - start, rms_dbfs(mono),
