@@ -274,3 +274,65 @@ def test_replay_errors_are_one_line(viva_home):
     assert runner.invoke(_app(), ["replay", "99"]).stderr == "viva: no attempt 99; 'viva history' lists them\n"
     assert "there is no recording to play" in runner.invoke(_app(), ["replay", str(typed)]).stderr
     assert "its recording /nope.wav is gone" in runner.invoke(_app(), ["replay", str(gone)]).stderr
+
+
+# --- streaming: the answer is decoded in pieces while it is recorded ---------------------------------
+def _tone(seconds: float) -> np.ndarray:
+    return (0.3 * np.sin(np.arange(int(seconds * 16_000)) / 3)).astype(np.float32)
+
+
+class StreamingRecorder:
+    """Delivers the recording block by block to on_audio, as the real Recorder does."""
+
+    def __init__(self, samples: np.ndarray):
+        self.samples = samples
+
+    def record(self, options, should_stop, on_progress, on_audio=None):
+        for i in range(0, self.samples.size, 1600):
+            if on_audio:
+                on_audio(self.samples[i:i + 1600])
+        return Recording(self.samples, self.samples.size / 16_000, 6.0, "silence", True)
+
+
+def _energy(windows, context):
+    return (np.sqrt(np.mean(windows ** 2, axis=1)) > 0.05).astype(np.float32)
+
+
+class EnergyStreaming(SpokenAnswers):
+    def _stream(self, question):
+        from viva.transcribe.streaming import StreamingTranscriber, StreamOptions
+
+        return StreamingTranscriber(self.transcriber.get, self._options(question), classifier=_energy,
+                                    stream=StreamOptions(min_piece_s=2, max_piece_s=10))
+
+
+def _streaming(samples, cls=EnergyStreaming):
+    transcriber = FakeTranscriber("Keys and values.")
+    source = cls(speaker=FakeSpeaker(), recorder=StreamingRecorder(samples), transcriber=Background(lambda: transcriber),
+                 show_question=lambda *a: None, notice=lambda m: None, read_line=lambda p: "q",
+                 options=VoiceOptions(speak=False))
+    return source, transcriber
+
+
+def test_a_streamed_answer_is_decoded_piece_by_piece_with_the_question_and_the_text_before(tmp_path, viva_home):
+    silence = np.zeros(16_000, np.float32)
+    source, transcriber = _streaming(np.concatenate([_tone(3), silence, _tone(3), silence]))
+    answer = source.answer(Q, 1, 1)
+    assert answer.transcript == "Keys and values. Keys and values." and len(source.stream_stats.pieces) == 2
+    first, second = transcriber.calls
+    assert first.question == second.question == "What is the KV cache?" and first.terms == ("KV cache", "keys and values")
+    assert first.context == "" and second.context == "Keys and values."
+
+
+def test_a_stream_that_found_no_speech_falls_back_to_one_pass(viva_home):
+    class Deaf(EnergyStreaming):
+        def _stream(self, question):
+            from viva.transcribe.streaming import StreamingTranscriber
+
+            return StreamingTranscriber(self.transcriber.get, self._options(question),
+                                        classifier=lambda w, c: np.zeros(len(w), np.float32))
+
+    source, transcriber = _streaming(_tone(3), cls=Deaf)
+    answer = source.answer(Q, 1, 1)
+    assert answer.transcript == "Keys and values." and len(transcriber.calls) == 1  # the one pass over the recording
+    assert transcriber.calls[0].context == ""

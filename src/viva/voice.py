@@ -137,10 +137,12 @@ class SpokenAnswers:
     def take(self, question: Question, recording: Recording, stream=None) -> Answer | None:
         """Save, transcribe and measure one recording; None if Whisper heard no words. With ``stream``,
         the transcript is what it decoded while the answer was spoken, plus the last piece."""
+        transcript = None
         if stream is not None and stream.fed_samples:
             transcript = stream.finish()
             self.stream_stats = stream.stats
-        else:
+        if transcript is None or not transcript.text.strip():
+            # no stream, or its VAD found no piece where the recorder's heard speech: one pass decides
             transcript = self.transcribe(question, recording.samples)
         from viva import memory
 
