@@ -21,6 +21,7 @@ SPEECH_THRESHOLD = 0.5  # Silero probability above which a window counts as spee
 MIN_SPEECH_S = 0.4  # s: less voiced audio than this is a cough or a click, not an answer
 DEFAULT_TRAILING_SILENCE_S = 2.0  # s of silence after speech that ends an answer
 DEFAULT_NO_SPEECH_TIMEOUT_S = 12.0  # s without any speech before giving up on this attempt
+MAX_BATCH_WINDOWS = 256  # windows per classifier call (8 s): whole files are classified in bounded batches
 WEBRTC_FRAME = 480  # samples: 30 ms, a frame size webrtcvad accepts at 16 kHz
 WEBRTC_MIN_DBFS = -45.0  # webrtcvad frames quieter than this are never speech
 
@@ -128,7 +129,10 @@ class SpeechTracker:
         n = data.size // WINDOW
         if n:
             windows = data[: n * WINDOW].reshape(n, WINDOW)
-            probs = self.classifier(windows, self._context)
+            probs = np.concatenate([  # bounded batches: one ONNX call over 3 min of audio took 115 MB
+                np.asarray(self.classifier(windows[i: i + MAX_BATCH_WINDOWS],
+                                           self._context if i == 0 else windows[i - 1]), dtype=np.float32)
+                for i in range(0, n, MAX_BATCH_WINDOWS)])
             voiced = np.flatnonzero(np.asarray(probs) >= self.options.threshold)
             if voiced.size:
                 if self.first_speech_start_s is None:
