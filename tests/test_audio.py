@@ -192,3 +192,14 @@ def test_meter_line_shows_time_level_and_state():
     meter.stop()
     assert out.getvalue().splitlines()[0] == "Answer after the beep. Stop talking for 2 s, or press Enter, to finish."
     assert "Transcribing…" in out.getvalue()
+
+
+def test_piper_gets_questions_in_clauses_so_its_memory_stays_bounded():
+    from viva.audio.tts import PIPER_SPLIT_CHARS, piper_clauses
+    from viva.bank import load_bank
+
+    assert piper_clauses("What is the KV cache?") == ["What is the KV cache?"]
+    for q in load_bank().questions:
+        pieces = piper_clauses(q.question)
+        assert " ".join(pieces).split() == q.question.split()  # every word, once, in order
+        assert all(len(p) <= 2 * PIPER_SPLIT_CHARS for p in pieces), pieces

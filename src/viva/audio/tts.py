@@ -152,6 +152,7 @@ def _espeak_voice(engine, wanted: str) -> str:
 
 
 PIPER_MAX_CHARS = 60  # characters per synthesized piece, where the text has a clause break (see piper_clauses)
+PIPER_SPLIT_CHARS = 70  # a piece longer than this is cut before a linking word as well
 CLAUSE_PAUSE_S = 0.12  # s of silence between pieces: a comma's pause
 
 
@@ -186,9 +187,10 @@ class PiperSpeaker(_Playing):
 
 
 def piper_clauses(text: str, max_chars: int = PIPER_MAX_CHARS) -> list[str]:
-    """``text`` in pieces of at most ``max_chars`` where it can be cut at a comma, semicolon, colon or
-    sentence end. Piper's decoder needs ~1.7 MB per character of a piece at once: the longest bank question
-    (155 characters) in one piece took the process from 142 to 402 MB, in clauses to 335 MB."""
+    """``text`` in pieces of about ``max_chars``: cut at a comma, semicolon, colon or sentence end, and a
+    piece still over PIPER_SPLIT_CHARS before the linking word ("and", "that", "with", ...) nearest its middle.
+    Piper's decoder needs ~1.7 MB per character of a piece at once: the longest bank question (155
+    characters) in one piece took the process from 142 to 402 MB."""
     import re
 
     parts = [p for p in re.split(r"(?<=[,;:.?!])\s+", text.strip()) if p]
@@ -197,8 +199,26 @@ def piper_clauses(text: str, max_chars: int = PIPER_MAX_CHARS) -> list[str]:
         if out and len(out[-1]) + 1 + len(part) <= max_chars:
             out[-1] += " " + part
         else:
-            out.append(part)
+            out.extend(_split_long(part))
     return out
+
+
+_LINK_RE = None
+
+
+def _split_long(piece: str) -> list[str]:
+    global _LINK_RE
+    import re
+
+    if len(piece) <= PIPER_SPLIT_CHARS:
+        return [piece]
+    _LINK_RE = _LINK_RE or re.compile(r"\s(?=(?:and|or|but|that|which|when|while|with|without|because|so|"
+                                      r"instead|rather|than|if|where|into|for)\s)", re.IGNORECASE)
+    cuts = [m.start() for m in _LINK_RE.finditer(piece) if 15 <= m.start() <= len(piece) - 15]
+    if not cuts:
+        return [piece]
+    cut = min(cuts, key=lambda c: abs(c - len(piece) / 2))
+    return _split_long(piece[:cut].strip()) + _split_long(piece[cut:].strip())
 
 
 def _load_piper(piper_voice, model_path: Path, config_path: Path):
