@@ -157,7 +157,7 @@ class SpokenAnswers:
                       delivery=delivery, duration_s=recording.duration_s)
 
     def transcribe(self, question: Question, samples) -> Transcript:
-        """One pass over the whole recording (``--no-stream``, and ``viva transcribe``)."""
+        """One pass over the whole recording (``--no-stream``, or when the stream cut no piece)."""
         return self.transcriber.get().transcribe(samples, self._options(question))
 
     def _save(self, question: Question, recording: Recording) -> Path:
