@@ -116,53 +116,62 @@ def practice(
                                               "afterwards.")] = True,
 ) -> None:
     """Practise: due questions first, then new ones; each answer is scored, saved and rescheduled."""
-    with handle_errors():
-        questions = _load(bank)
-        topics = _check_topics(questions, topic)
-        from viva.scoring import Scorer
-        from viva.session import PracticeOptions, PracticeSession, TypedAnswers, build_queue
-        from viva.store import Store, utcnow
-        from viva.ui import ConsoleUI
-
-        from viva.lock import session_lock
+    with handle_errors(), answering_session(bank, topic) as (questions, topics, console, scorer, store):
         from viva.plan import practice_settings
         from viva.schedule import NEW_PER_DAY, Schedule
+        from viva.session import PracticeOptions, PracticeSession, TypedAnswers, build_queue
+        from viva.store import utcnow
+        from viva.ui import ConsoleUI
 
-        console = _console()
-        scorer = Scorer()
-        with warming(scorer), session_lock(), Store() as store:
-            sweep_recordings(store, console)
-            plan = practice_settings(store, questions.questions, utcnow(), NEW_PER_DAY if new is None else new)
-            options = PracticeOptions(topics=topics, limit=limit, phase_order=plan.phase_order,
-                                      new_per_day=plan.new_per_day if new is None else new)
-            queue = build_queue(questions.questions, store, options, utcnow())
-            if not queue:
-                console.print("Nothing is due and today's new questions are done. 'viva due' shows what comes next.")
-                return
-            ui = ConsoleUI(console, _read_line)
-            answers = TypedAnswers(_read_line, ui.show_question)
-            mode = "typed"
-            # --- voice begin (owned by the voice pipeline) ---
-            if not typed:
-                from viva.audio.recorder import RecordOptions
-                from viva.voice import SpeakingUI, VoiceOptions, build_spoken_answers
+        plan = practice_settings(store, questions.questions, utcnow(), NEW_PER_DAY if new is None else new)
+        options = PracticeOptions(topics=topics, limit=limit, phase_order=plan.phase_order,
+                                  new_per_day=plan.new_per_day if new is None else new)
+        queue = build_queue(questions.questions, store, options, utcnow())
+        if not queue:
+            console.print("Nothing is due and today's new questions are done. 'viva due' shows what comes next.")
+            return
+        ui = ConsoleUI(console, _read_line)
+        answers = TypedAnswers(_read_line, ui.show_question)
+        mode = "typed"
+        # --- voice begin (owned by the voice pipeline) ---
+        if not typed:
+            from viva.audio.recorder import RecordOptions
+            from viva.voice import SpeakingUI, VoiceOptions, build_spoken_answers
 
-                vopts = VoiceOptions(tts="espeak" if voice and tts == "auto" else tts, voice=voice, rate_wpm=rate,
-                                     speak=not no_speak, speak_feedback=speak_feedback, engine=engine, model=model,
-                                     record=RecordOptions(trailing_silence_s=silence, max_s=max_seconds),
-                                     streaming=stream)
-                spoken = build_spoken_answers(console, _read_line, vopts, prepare=scorer.plan)
-                if spoken is not None:
-                    answers, mode = spoken, "spoken"
-                    if speak_feedback:
-                        ui = SpeakingUI(ui, spoken.speaker)
-            # --- voice end ---
-            if predict:
-                from viva.review import PredictingAnswers
+            vopts = VoiceOptions(tts="espeak" if voice and tts == "auto" else tts, voice=voice, rate_wpm=rate,
+                                 speak=not no_speak, speak_feedback=speak_feedback, engine=engine, model=model,
+                                 record=RecordOptions(trailing_silence_s=silence, max_s=max_seconds),
+                                 streaming=stream)
+            spoken = build_spoken_answers(console, _read_line, vopts, prepare=scorer.plan)
+            if spoken is not None:
+                answers, mode = spoken, "spoken"
+                if speak_feedback:
+                    ui = SpeakingUI(ui, spoken.speaker)
+        # --- voice end ---
+        if predict:
+            from viva.review import PredictingAnswers
 
-                answers = PredictingAnswers(answers, _read_line)
-            schedule = Schedule(plan.desired_retention)
-            PracticeSession(store, scorer, answers, ui, schedule=schedule).run(queue, mode=mode)
+            answers = PredictingAnswers(answers, _read_line)
+        schedule = Schedule(plan.desired_retention)
+        PracticeSession(store, scorer, answers, ui, schedule=schedule).run(queue, mode=mode)
+
+
+@contextlib.contextmanager
+def answering_session(bank: list[Path] | None, topic: list[str] | None):
+    """What practice and interview share: the banks and checked topics, the console, a scorer whose encoder
+    loads in the background, the session lock, and the store with interrupted recordings swept aside.
+    Yields ``(questions, topics, console, scorer, store)``."""
+    questions = _load(bank)
+    topics = _check_topics(questions, topic)
+    from viva.lock import session_lock
+    from viva.scoring import Scorer
+    from viva.store import Store
+
+    console = _console()
+    scorer = Scorer()
+    with warming(scorer), session_lock(), Store() as store:
+        sweep_recordings(store, console)
+        yield questions, topics, console, scorer, store
 
 
 def sweep_recordings(store, console) -> None:

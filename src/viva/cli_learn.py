@@ -190,28 +190,19 @@ def interview(
     """A timed mock interview: mixed questions in sequence, a follow-up when an answer misses a key concept,
     no feedback until the end, then a report card (score, time, words per minute, fillers and weakest
     concepts per question). Answers are saved and scheduled like practice; follow-ups are saved only."""
-    from viva.cli import (_check_topics, _console, _load, _read_line, handle_errors, warming,
-                          sweep_recordings)
+    from viva.cli import _read_line, answering_session, handle_errors
 
-    with handle_errors():
-        questions = _load(bank)
-        topics = _check_topics(questions, topic)
+    with handle_errors(), answering_session(bank, topic) as (questions, topics, console, scorer, store):
         from viva.interview import ConsoleInterviewUI, InterviewSession, interview_queue
-        from viva.lock import session_lock
-        from viva.scoring import Scorer
         from viva.session import TypedAnswers
-        from viva.store import Store, utcnow
+        from viva.store import utcnow
 
-        console = _console()
-        scorer = Scorer()
-        with warming(scorer), session_lock(), Store() as store:
-            sweep_recordings(store, console)
-            queue = interview_queue(questions.questions, store.cards("said"), utcnow(), topics=topics)
-            ui = ConsoleInterviewUI(console)
-            answers = None if typed else _spoken(console, ui, scorer)
-            answers = answers or TypedAnswers(_read_line, ui.show_question)
-            console.print(f"Mock interview: {minutes:g} minutes. No feedback until the end; q ends it early.")
-            InterviewSession(store, scorer, answers, ui, follow_ups=follow_ups).run(queue, minutes)
+        queue = interview_queue(questions.questions, store.cards("said"), utcnow(), topics=topics)
+        ui = ConsoleInterviewUI(console)
+        answers = None if typed else _spoken(console, ui, scorer)
+        answers = answers or TypedAnswers(_read_line, ui.show_question)
+        console.print(f"Mock interview: {minutes:g} minutes. No feedback until the end; q ends it early.")
+        InterviewSession(store, scorer, answers, ui, follow_ups=follow_ups).run(queue, minutes)
 
 
 def _spoken(console, ui, scorer):

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 from viva import paths
 from viva.audio.recorder import RecordOptions, Recording
 from viva.domain import Delivery, Question, Score, Transcript
-from viva.session import Answer, Quit
+from viva.session import Answer, Quit, TypedAnswers
 from viva.transcribe import DEFAULT_ENGINE, TranscribeOptions
 
 log = logging.getLogger("viva")
@@ -105,7 +105,7 @@ class SpokenAnswers:
             if choice in {"q", "quit"}:
                 raise Quit
             if choice in {"t", "type"}:
-                return self._typed()
+                return self._typed(question)
 
     def _record(self, stream=None) -> Recording:
         """The cue, then one recording with the live meter (``meter``: start / update / stop), each block
@@ -173,25 +173,9 @@ class SpokenAnswers:
         except (EOFError, KeyboardInterrupt):
             raise Quit from None
 
-    def _typed(self) -> Answer:
-        import time
-
-        start = time.monotonic()
-        lines: list[str] = []
-        while True:
-            line = self._ask_raw("> " if not lines else "  ")
-            if not line.strip():
-                if lines:
-                    break
-                continue
-            lines.append(line.rstrip())
-        return Answer(text="\n".join(lines), mode="typed", duration_s=time.monotonic() - start)
-
-    def _ask_raw(self, prompt: str) -> str:
-        try:
-            return self.read_line(prompt)
-        except (EOFError, KeyboardInterrupt):
-            raise Quit from None
+    def _typed(self, question: Question) -> Answer:
+        """The candidate chose to type this one: the typed loop's reader, without showing the question again."""
+        return TypedAnswers(self.read_line, lambda *shown: None).answer(question, 0, 0)
 
 
 def delivery_for(transcript: Transcript, speech_s: float | None = None) -> Delivery:
