@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import shutil
 import subprocess
 import tempfile
@@ -191,8 +192,6 @@ def piper_clauses(text: str, max_chars: int = PIPER_MAX_CHARS) -> list[str]:
     piece still over PIPER_SPLIT_CHARS before the linking word ("and", "that", "with", ...) nearest its middle.
     Piper's decoder needs ~1.7 MB per character of a piece at once: the longest bank question (155
     characters) in one piece took the process from 142 to 402 MB."""
-    import re
-
     parts = [p for p in re.split(r"(?<=[,;:.?!])\s+", text.strip()) if p]
     out: list[str] = []
     for part in parts:
@@ -203,17 +202,13 @@ def piper_clauses(text: str, max_chars: int = PIPER_MAX_CHARS) -> list[str]:
     return out
 
 
-_LINK_RE = None
+_LINK_RE = re.compile(r"\s(?=(?:and|or|but|that|which|when|while|with|without|because|so|instead|rather|"
+                      r"than|if|where|into|for)\s)", re.IGNORECASE)  # a cut before a linking word
 
 
 def _split_long(piece: str) -> list[str]:
-    global _LINK_RE
-    import re
-
     if len(piece) <= PIPER_SPLIT_CHARS:
         return [piece]
-    _LINK_RE = _LINK_RE or re.compile(r"\s(?=(?:and|or|but|that|which|when|while|with|without|because|so|"
-                                      r"instead|rather|than|if|where|into|for)\s)", re.IGNORECASE)
     cuts = [m.start() for m in _LINK_RE.finditer(piece) if 15 <= m.start() <= len(piece) - 15]
     if not cuts:
         return [piece]

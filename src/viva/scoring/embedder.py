@@ -176,7 +176,6 @@ class Embedder:
         pooled: list[np.ndarray] = [np.zeros((0, EMBEDDING_DIM), np.float32)] * len(texts)
         # Batch texts of similar length together so little compute goes to padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        pad = PAD_MULTIPLE
         transformer = self._transformer
         with torch.inference_mode():
             for start in range(0, len(order), self._batch_size):
@@ -184,7 +183,7 @@ class Embedder:
                 batch = self._tokenizer(
                     [texts[i] for i in idx],
                     padding=True,
-                    pad_to_multiple_of=pad,
+                    pad_to_multiple_of=PAD_MULTIPLE,
                     truncation=True,
                     max_length=MAX_TOKENS,
                     return_offsets_mapping=True,

@@ -20,7 +20,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Union
 
 import numpy as np
@@ -383,10 +383,8 @@ def _drop_last(text: str, word: str) -> str:
 
 
 def with_context(options: TranscribeOptions, context: str) -> TranscribeOptions:
-    """``options`` with the text decoded so far as Whisper's prompt, where the options carry one."""
-    if context and any(f.name == "context" for f in fields(options)):
-        return replace(options, context=context)
-    return options
+    """``options`` with the text decoded so far as Whisper's prompt."""
+    return replace(options, context=context) if context else options
 
 
 def merge(decoded: list[_Decoded], duration_s: float, model: str = "", engine: str = "") -> Transcript:
