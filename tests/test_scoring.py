@@ -322,3 +322,37 @@ def test_import_is_light() -> None:
     code = "import sys, viva.scoring; print(any(m in sys.modules for m in ('torch', 'sentence_transformers')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_token_budget_batches_cover_every_text_once_within_budget():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from viva.scoring.embedder import PAD_MULTIPLE, batches_by_tokens
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.integers(1, 300), max_size=200), st.sampled_from([64, 512, 1024]))
+    def check(lengths, budget):
+        batches = batches_by_tokens(lengths, budget, max_batch=64)
+        flat = [i for b in batches for i in b]
+        assert sorted(flat) == list(range(len(lengths)))
+        assert [lengths[i] for i in flat] == sorted(lengths)  # similar lengths share a pass
+        for b in batches:
+            width = -(-max(lengths[i] for i in b) // PAD_MULTIPLE) * PAD_MULTIPLE
+            assert len(b) == 1 or len(b) * width <= budget
+            assert len(b) <= 64
+
+    check()
+
+
+def test_lexical_match_reuses_one_index_per_answer():
+    """Matching through a shared StemIndex gives what matching word by word gives."""
+    from viva.scoring import text as tx
+    from viva.scoring.concepts import StemIndex, _lexical_match
+
+    answer = "The KV cash stores keys and the values of previous tokens, so decoding skips recomputation."
+    ws = tx.words(answer)
+    index = StemIndex(ws)
+    for phrase in ("kv cache", "keys and values", "recompute attention", "previous tokens", "the"):
+        stems = tuple(tx.content_stems(phrase)) or tx.stems(phrase)
+        assert _lexical_match(stems, ws, len(tx.words(phrase)), index) == _lexical_match(stems, ws, len(tx.words(phrase)))

@@ -159,6 +159,7 @@ def match_concepts(
             window cosine is discounted by TOPIC_DISCOUNT of its question cosine above TOPIC_FLOOR.
     """
     hits, row = [], 0
+    index = StemIndex(answer_words)
     for plan in plans:
         best_lex, lex_span, best_emb, emb_span = 0.0, None, 0.0, None
         heard: tuple[tuple[int, int], str, str] | None = None  # (span, heard words, meant phrase)
@@ -166,7 +167,7 @@ def match_concepts(
         for phrase in plan.phrases:
             sims = window_sims[row] if window_sims.size else np.zeros(0)
             row += 1
-            lex = _lexical_match(phrase.stems, answer_words, phrase.n_words)
+            lex = _lexical_match(phrase.stems, answer_words, phrase.n_words, index)
             if phrase.misheard_alias:
                 if lex.share >= MIN_MISHEARD_SHARE and not alias_heard:
                     heard = (lex.span, answer[lex.span[0] : lex.span[1]], phrase.sounds_like)
@@ -250,6 +251,8 @@ def _mishearing_of(phrase: str, others: list[str], ref_stems: set[str]) -> str:
 
 def _same_word_family(a: str, b: str) -> bool:
     """Two forms of one word ("recompute" / "recomputation", "adapt" / "adaptive"): a long shared start."""
+    if a[:MIN_FAMILY_PREFIX] != b[:MIN_FAMILY_PREFIX]:
+        return False  # the common case, without walking the letters
     shared = len(os.path.commonprefix([a, b]))
     return shared >= max(MIN_FAMILY_PREFIX, min(len(a), len(b)) - 2)
 
@@ -294,6 +297,31 @@ def _token_match(phrase_stem: str, answer_stem: str) -> tuple[float, bool]:
     return 0.0, False
 
 
+class StemIndex:
+    """Where the words of one answer match each phrase word, memoised: every phrase of every concept
+    is matched against the same answer, and phrases share words ("KV cache", "cache of keys"), so each
+    phrase word is compared once with each distinct stem of the answer instead of with every word."""
+
+    def __init__(self, answer_words: tuple[tx.Word, ...]):
+        self._where: dict[str, list[tuple[int, bool]]] = {}
+        for j, w in enumerate(answer_words):
+            self._where.setdefault(w.stem, []).append((j, w.lower in tx.STOPWORDS))
+        self._memo: dict[str, list[tuple[int, float, bool, bool]]] = {}
+
+    def matches(self, phrase_stem: str) -> list[tuple[int, float, bool, bool]]:
+        """(answer position, credit, heard-alike, is a stopword) for each matching answer word, in order."""
+        got = self._memo.get(phrase_stem)
+        if got is None:
+            got = []
+            for stem, where in self._where.items():
+                c, alike = _token_match(phrase_stem, stem)
+                if c:
+                    got.extend((j, c, alike, stop) for j, stop in where)
+            got.sort()
+            self._memo[phrase_stem] = got
+        return got
+
+
 @dataclass(frozen=True)
 class LexicalMatch:
     """How much of a phrase an answer says: ``share`` exactly or misspelt, ``heard_share`` also counting
@@ -307,7 +335,10 @@ class LexicalMatch:
 
 
 def _lexical_match(
-    phrase_stems: tuple[str, ...], answer_words: tuple[tx.Word, ...], phrase_words: int = 0
+    phrase_stems: tuple[str, ...],
+    answer_words: tuple[tx.Word, ...],
+    phrase_words: int = 0,
+    index: StemIndex | None = None,
 ) -> LexicalMatch:
     """Best share of the phrase's words found close together in the answer.
 
@@ -321,18 +352,13 @@ def _lexical_match(
     m = len(phrase_stems)
     if not m or not answer_words:
         return LexicalMatch()
-    # Where each phrase word matches: (answer position, credit, heard-alike).
-    found: list[list[tuple[int, float, bool]]] = [[] for _ in phrase_stems]
-    for j, w in enumerate(answer_words):
-        for k, ps in enumerate(phrase_stems):
-            c, alike = _token_match(ps, w.stem)
-            if c and not (alike and w.lower in tx.STOPWORDS):  # "the" never stands for a term
-                found[k].append((j, c, alike))
+    index = index or StemIndex(answer_words)
+    # Where each phrase word matches: (answer position, credit, heard-alike); "the" never stands for a term.
+    found = [[(j, c, alike) for j, c, alike, stop in index.matches(ps) if not (alike and stop)] for ps in phrase_stems]
     joined = "".join(phrase_stems) if m > 1 and len("".join(phrase_stems)) >= 4 else ""
     # The glued phrase must equal a word or sound like it: prefixes and typos of a glued phrase
     # ("tokenstep" for "token") mean nothing.
-    glued = [(j, *_token_match(joined, w.stem)) for j, w in enumerate(answer_words)] if joined else []
-    glued = [(j, c, alike) for j, c, alike in glued if c == 1.0]
+    glued = [(j, c, alike) for j, c, alike, _ in index.matches(joined) if c == 1.0] if joined else []
     starts = sorted({j for matches in found for j, _, _ in matches} | {j for j, _, _ in glued})
     width = max(phrase_words, m) + 2
     best, best_heard = (0.0, None), (0.0, None, "")
