@@ -63,7 +63,7 @@ def test_every_problem_is_reported_with_file_and_line(tmp_path):
         """)
     _, problems = check_files([p])
     assert problems == [
-        f"{p}:7: question 'kv-cache': unknown key 'colour' (allowed: answer, concepts, difficulty, follow_ups, "
+        f"{p}:7: question 'kv-cache': unknown key 'colour' (allowed: also_accept, answer, concepts, difficulty, follow_ups, "
         "id, kind, misconceptions, phase, question, topic)",
         f"{p}:3: question 'kv-cache': topic: 'inferense' is not one of transformer-basics, attention-efficiency, "
         "tokenization-embeddings, training-alignment, retrieval-agents, inference, judgment",
@@ -150,3 +150,14 @@ def test_builtin_bank_loads_and_counts():
         "transformer-basics", "attention-efficiency", "tokenization-embeddings", "training-alignment",
         "retrieval-agents", "inference", "judgment"}
     assert sum(counts["by_kind"].values()) == counts["total"]
+
+
+def test_also_accept_loads_and_a_bad_one_is_reported_with_its_line(tmp_path):
+    p = write(tmp_path, GOOD + "    also_accept:\n      - It caches the key and value vectors so decoding never recomputes old tokens.\n")
+    (q,), problems = check_files([p])
+    assert problems == []
+    assert q.also_accept == ("It caches the key and value vectors so decoding never recomputes old tokens.",)
+    p = write(tmp_path, GOOD + "    also_accept: just one string\n")
+    questions, problems = check_files([p])
+    assert questions == [] or not questions[0].also_accept
+    assert any(f"{p}:" in x and "also_accept: must be a list of non-empty strings" in x for x in problems)

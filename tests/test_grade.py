@@ -70,3 +70,20 @@ def test_grade_survives_empty_huge_and_non_english_answers(tmp_path):
     out = [json.loads(x) for x in r.stdout.splitlines()]
     assert len(out) == 4
     assert out[0]["rating"] == "again" and out[1]["rating"] in ("again", "hard")
+
+
+def test_grade_accepts_other_reference_answers_and_rejects_a_bad_list(tmp_path):
+    alt = ("The cache keeps earlier tokens' keys and values in memory, so each decoding step reuses them "
+           "rather than recomputing them.")
+    answer = "It reuses the earlier tokens' keys and values kept in memory instead of recomputing them each step."
+    src = tmp_path / "in.jsonl"
+    src.write_text(lines({"question": Q, "reference": REF, "answer": answer},
+                         {"question": Q, "reference": REF, "answer": answer, "also_accept": [alt]},
+                         {"question": Q, "reference": REF, "answer": answer, "also_accept": "not a list"}),
+                   encoding="utf-8")
+    r = runner.invoke(app, ["grade", str(src)])
+    assert r.exit_code == 1
+    assert f"viva: {src}:3: 'also_accept' must be a list of non-empty strings" in r.stderr
+    plain, multi = (json.loads(x) for x in r.stdout.splitlines())
+    assert multi["score"] >= plain["score"]
+    assert multi.get("matched_reference", "") in ("", alt)

@@ -356,3 +356,36 @@ def test_lexical_match_reuses_one_index_per_answer():
     for phrase in ("kv cache", "keys and values", "recompute attention", "previous tokens", "the"):
         stems = tuple(tx.content_stems(phrase)) or tx.stems(phrase)
         assert _lexical_match(stems, ws, len(tx.words(phrase)), index) == _lexical_match(stems, ws, len(tx.words(phrase)))
+
+
+# A judgment question with two valid approaches: the bank lists the second under also_accept.
+EVAL = Question(
+    id="eval-rag",
+    topic="judgment",
+    question="A team wants to know whether their RAG chatbot got better after a change. How would you check?",
+    answer=("Build a fixed evaluation set of real user questions with reference answers, run the old and new "
+            "versions on it, and compare answer correctness and retrieval recall with the same grader."),
+    kind="judgment",
+)
+EVAL_ALT = ("Ship the change to a small share of traffic as an A/B test and compare user ratings, thumbs-down "
+            "rate and escalations against the old version before rolling it out.")
+
+
+def test_also_accept_grades_against_the_closest_accepted_answer(scorer: Scorer) -> None:
+    from dataclasses import replace
+
+    answer = ("I would run an A/B test: send a small share of traffic to the new version and compare user "
+              "ratings and the thumbs-down rate with the old one before rolling out.")
+    alone = scorer.score(EVAL, answer)
+    both = scorer.score(replace(EVAL, also_accept=(EVAL_ALT,)), answer)
+    assert both.overall > alone.overall + 15
+    assert both.matched_reference == EVAL_ALT
+    # An answer along the main reference keeps being graded against it.
+    main = ("Keep a fixed evaluation set of real questions with reference answers, run both versions on it "
+            "and compare correctness and retrieval recall.")
+    graded = scorer.score(replace(EVAL, also_accept=(EVAL_ALT,)), main)
+    assert graded.matched_reference == ""
+    assert graded.overall >= scorer.score(EVAL, main).overall
+    # Batched scoring agrees with one-by-one scoring.
+    batch = scorer.score_many([(replace(EVAL, also_accept=(EVAL_ALT,)), a) for a in (answer, main)])
+    assert [s.overall for s in batch] == [both.overall, graded.overall]

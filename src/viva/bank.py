@@ -25,7 +25,7 @@ MAX_WEIGHT = 5.0
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 QUESTION_KEYS = {
     "id", "topic", "question", "answer", "concepts", "kind", "difficulty", "phase",
-    "follow_ups", "misconceptions",
+    "follow_ups", "misconceptions", "also_accept",
 }
 REQUIRED_KEYS = ("id", "topic", "question", "answer", "concepts")
 CONCEPT_KEYS = {"name", "aliases", "weight"}
@@ -248,7 +248,7 @@ def _parse_question(path: Path, index: int, item: Any, topics: tuple[str, ...]):
     if phase not in PHASES:
         bad("phase", f"phase: {_show(phase)} is not one of {', '.join(PHASES)}")
     lists = {}
-    for key in ("follow_ups", "misconceptions"):
+    for key in ("follow_ups", "misconceptions", "also_accept"):
         value = item.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             bad(key, f"{key}: must be a list of non-empty strings")
@@ -261,7 +261,7 @@ def _parse_question(path: Path, index: int, item: Any, topics: tuple[str, ...]):
         id=qid, topic=topic, question=text_fields["question"], answer=text_fields["answer"],
         concepts=concepts, kind=kind, difficulty=difficulty, phase=phase,
         follow_ups=lists["follow_ups"], misconceptions=lists["misconceptions"],
-        source=str(path), line=item.line,
+        also_accept=lists["also_accept"], source=str(path), line=item.line,
     ), []
 
 

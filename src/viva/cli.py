@@ -218,7 +218,7 @@ def _quiet_warm(scorer) -> None:
 
 @app.command()
 def grade(
-    file: Annotated[str, typer.Argument(help="A JSON-lines file of {question, reference, answer[, concepts, id]}, "
+    file: Annotated[str, typer.Argument(help="A JSON-lines file of {question, reference, answer[, concepts, also_accept, id]}, "
                                             "or - for standard input.")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the graded lines to this file.")] = None,
 ) -> None:

@@ -56,6 +56,9 @@ class Question:
     phase: str = "fundamentals"
     follow_ups: tuple[str, ...] = ()
     misconceptions: tuple[str, ...] = ()
+    # Other complete answers an interviewer accepts (another valid approach, another standard phrasing):
+    # an answer is graded against each accepted answer and keeps the best grade.
+    also_accept: tuple[str, ...] = ()
     source: str = ""
     line: int = 0
 
@@ -118,6 +121,7 @@ class Score:
     contradictions: tuple[str, ...] = ()
     similarity: float = 0.0
     recall: float = 0.0  # soft recall of the reference's content words (0-1), part of ``overall``
+    matched_reference: str = ""  # the ``also_accept`` answer this was graded against; "" = the reference
 
     @property
     def missed(self) -> tuple[str, ...]:

@@ -48,11 +48,17 @@ def parse_lines(lines: Iterable[str], source: str = "-") -> Iterator[tuple[int, 
                                                                             for c in concepts)):
             yield number, None, GradeError(number, f"{where}: 'concepts' must be a list of strings")
             continue
+        also = record.get("also_accept")
+        if also is not None and not (isinstance(also, list) and all(isinstance(a, str) and a.strip() for a in also)):
+            yield number, None, GradeError(number, f"{where}: 'also_accept' must be a list of non-empty strings "
+                                                   "(other reference answers to accept)")
+            continue
         qid = record.get("id")
         question = Question(
             id=str(qid) if qid is not None else f"line-{number}", topic="custom",
             question=record["question"], answer=record["reference"],
             concepts=tuple(Concept(c.strip()) for c in concepts or ()),
+            also_accept=tuple(" ".join(a.split()) for a in also or ()),
         )
         yield number, question, record
 
@@ -65,4 +71,6 @@ def result_record(record: dict, score) -> dict:
         length=round(score.length, 3), rating=score.rating.value, missed=list(score.missed),
         flags=list(score.flags),
     )
+    if score.matched_reference:
+        out["matched_reference"] = score.matched_reference
     return out

@@ -72,6 +72,8 @@ def render_feedback(question: Question, score: Score, answer: Answer | None = No
     if score.fixes:
         parts.append(Text("Fix first:", style="bold"))
         parts.extend(Text(f"  • {fix}") for fix in score.fixes)
+    if score.matched_reference:
+        parts.append(Text.assemble(("Graded against this accepted answer: ", "bold"), score.matched_reference))
     parts.append(Text.assemble(("Reference: ", "bold"), question.answer))
     return Panel(Group(*parts), title=question.id, border_style=RATING_STYLE[rating].split()[-1])
 

@@ -125,6 +125,8 @@ def _score_details(score: Score | None, delivery: Delivery | None, extra: dict) 
             length_verdict=score.length_verdict, dont_know=score.dont_know,
             contradictions=list(score.contradictions), similarity=round(score.similarity, 4),
         )
+        if score.matched_reference:
+            details["matched_reference"] = score.matched_reference
     if delivery is not None:
         details["delivery"] = {"speaking_s": delivery.speaking_s, "words": delivery.words,
                                "words_per_minute": delivery.words_per_minute,
