@@ -389,3 +389,16 @@ def test_also_accept_grades_against_the_closest_accepted_answer(scorer: Scorer) 
     # Batched scoring agrees with one-by-one scoring.
     batch = scorer.score_many([(replace(EVAL, also_accept=(EVAL_ALT,)), a) for a in (answer, main)])
     assert [s.overall for s in batch] == [both.overall, graded.overall]
+
+
+def test_an_accepted_alternative_does_not_excuse_contradicting_the_reference(scorer: Scorer) -> None:
+    from dataclasses import replace
+
+    inverted = ("Temperature divides the logits before the softmax. A higher temperature sharpens the distribution "
+                "and makes the output more deterministic, while a lower temperature flattens it so the output is "
+                "more random.")
+    loose = replace(TEMPERATURE, also_accept=("Temperature rescales the logits and so changes how random the "
+                                              "sampled output is.",))
+    score = scorer.score(loose, inverted)
+    assert "contradiction" in score.flags and score.rating in (Rating.AGAIN, Rating.HARD)
+    assert score.matched_reference == ""

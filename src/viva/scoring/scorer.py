@@ -104,8 +104,9 @@ class Scorer:
                 plan = plans[items[i][0]]
                 results[i] = dont_know_score(plan, float(vec @ plan.reference_vec))
         # Each answer is encoded once and graded against every accepted answer of its question; the
-        # best grade stands (ties: the question's own reference). Letting a contradiction caught against
-        # any one of them win instead flagged 5.9% of SemEval's correct answers (0.6% this way).
+        # best grade stands (ties: the question's own reference), unless the answer contradicts the
+        # question's own reference: an alternative does not excuse that. (Letting a contradiction of any
+        # accepted answer stand instead wrongly flagged 5.9% of SemEval's correct answers; this way 1.5%.)
         vectors = self._answer_vectors([items[i][1] for i in todo])
         work, owner = [], []
         for i, vecs in zip(todo, vectors):
@@ -118,7 +119,7 @@ class Scorer:
             if k:
                 score = replace(score, matched_reference=plan.question.answer)
             best = results[i]
-            if best is None or score.overall > best.overall:
+            if best is None or (score.overall > best.overall and not best.contradictions):
                 results[i] = score
         return results  # type: ignore[return-value]
 
