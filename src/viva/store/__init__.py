@@ -13,14 +13,21 @@ import logging
 import os
 import shutil
 import sqlite3
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from viva import paths
-from viva.domain import Delivery, Score
 from viva.errors import StoreError
 from viva.store.migrations import MIGRATIONS
+from viva.store.restore import restore_backup
+from viva.store.rows import (
+    AttemptRecord,
+    AttemptRow,
+    CardRow,
+    iso,
+    score_details,
+    utcnow,
+)
 
 log = logging.getLogger("viva")
 
@@ -32,10 +39,6 @@ def _free_bytes(folder: Path) -> int:
         return shutil.disk_usage(folder).free
     except OSError:
         return MIN_FREE_BYTES
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _reads(what: str):
@@ -55,83 +58,6 @@ def _reads(what: str):
                                  "damaged: restore a backup with 'viva restore FILE'") from None
         return reading
     return wrap
-
-
-def _iso(dt: datetime) -> str:
-    if dt.tzinfo is None:
-        raise ValueError("naive datetime: viva stores timezone-aware UTC times")
-    return dt.astimezone(timezone.utc).isoformat()
-
-
-@dataclass(frozen=True)
-class CardRow:
-    question_id: str
-    track: str
-    card: object  # fsrs.Card
-    due: datetime
-    state: int
-    reps: int
-    first_seen: datetime
-
-
-@dataclass(frozen=True)
-class AttemptRecord:
-    """A finished attempt as it is written to the store."""
-
-    question_id: str
-    topic: str
-    mode: str  # typed | spoken | review | interview
-    rating: str
-    track: str = "said"
-    answer_text: str = ""
-    transcript: str | None = None
-    audio_path: str | None = None
-    score: Score | None = None
-    duration_s: float | None = None
-    prediction: str | None = None
-    delivery: Delivery | None = None
-    extra: dict = field(default_factory=dict)
-    created_at: datetime = field(default_factory=utcnow)
-
-
-@dataclass(frozen=True)
-class AttemptRow:
-    id: int
-    created_at: datetime
-    question_id: str
-    topic: str
-    track: str
-    mode: str
-    answer_text: str
-    transcript: str | None
-    audio_path: str | None
-    score: float | None
-    coverage: float | None
-    precision: float | None
-    length: float | None
-    rating: str
-    duration_s: float | None
-    prediction: str | None
-    details: dict
-
-
-def _score_details(score: Score | None, delivery: Delivery | None, extra: dict) -> dict:
-    details: dict = dict(extra)
-    if score is not None:
-        details.update(
-            hits=[{"concept": h.concept.name, "status": h.status, "similarity": round(h.similarity, 4),
-                   "evidence": h.evidence} for h in score.hits],
-            flags=list(score.flags), notes=list(score.notes), fixes=list(score.fixes),
-            length_verdict=score.length_verdict, dont_know=score.dont_know,
-            contradictions=list(score.contradictions), similarity=round(score.similarity, 4),
-        )
-        if score.matched_reference:
-            details["matched_reference"] = score.matched_reference
-    if delivery is not None:
-        details["delivery"] = {"speaking_s": delivery.speaking_s, "words": delivery.words,
-                               "words_per_minute": delivery.words_per_minute,
-                               "fillers": list(delivery.fillers), "long_pauses": delivery.long_pauses}
-    return details
 
 
 class Store:
@@ -212,7 +138,7 @@ class Store:
             self._backup(conn, f"before-{pending[0][0]}")
         for name, sql in pending:
             try:
-                conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO migrations VALUES ('{name}', '{_iso(utcnow())}');\nCOMMIT;")
+                conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO migrations VALUES ('{name}', '{iso(utcnow())}');\nCOMMIT;")
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -266,7 +192,7 @@ class Store:
     def start_session(self, mode: str) -> int:
         try:
             cur = self._conn.execute("INSERT INTO sessions (started_at, mode, pid) VALUES (?, ?, ?)",
-                                     (_iso(utcnow()), mode, os.getpid()))
+                                     (iso(utcnow()), mode, os.getpid()))
         except sqlite3.Error as exc:
             raise StoreError(f"could not start a session in {self.path}: {exc}; free disk space or check "
                              "the folder's permissions") from None
@@ -275,7 +201,7 @@ class Store:
     def end_session(self, session_id: int) -> None:
         """Best effort: a session without an end time loses nothing, and this runs in ``finally`` blocks."""
         try:
-            self._conn.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (_iso(utcnow()), session_id))
+            self._conn.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (iso(utcnow()), session_id))
         except sqlite3.Error as exc:
             log.warning("could not mark session %s as ended: %s", session_id, exc)
 
@@ -306,7 +232,7 @@ class Store:
 
     def new_cards_since(self, since: datetime, track: str = "said") -> int:
         return self._conn.execute("SELECT COUNT(*) FROM cards WHERE track = ? AND first_seen >= ?",
-                                  (track, _iso(since))).fetchone()[0]
+                                  (track, iso(since))).fetchone()[0]
 
     # -- attempts ----------------------------------------------------------------------------
     def record_attempt(self, attempt: AttemptRecord, card=None, log=None, session_id: int | None = None) -> int:
@@ -315,8 +241,8 @@ class Store:
         ``card``/``log`` are the fsrs results; ``None`` records an attempt that schedules nothing.
         """
         s = attempt.score
-        details = json.dumps(_score_details(s, attempt.delivery, attempt.extra), ensure_ascii=False)
-        created = _iso(attempt.created_at)
+        details = json.dumps(score_details(s, attempt.delivery, attempt.extra), ensure_ascii=False)
+        created = iso(attempt.created_at)
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -336,12 +262,12 @@ class Store:
                     "VALUES (?,?,?,?,?,1,?,?) ON CONFLICT (question_id, track) DO UPDATE SET "
                     "card_json = excluded.card_json, due = excluded.due, state = excluded.state, "
                     "reps = cards.reps + 1, updated_at = excluded.updated_at",
-                    (attempt.question_id, attempt.track, json.dumps(card_dict), _iso(card.due), int(card.state),
+                    (attempt.question_id, attempt.track, json.dumps(card_dict), iso(card.due), int(card.state),
                      created, created))
                 conn.execute(
                     "INSERT INTO review_log (attempt_id, question_id, track, rating, reviewed_at, log_json) "
                     "VALUES (?,?,?,?,?,?)",
-                    (attempt_id, attempt.question_id, attempt.track, int(log.rating), _iso(log.review_datetime),
+                    (attempt_id, attempt.question_id, attempt.track, int(log.rating), iso(log.review_datetime),
                      json.dumps(log.to_dict())))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -409,7 +335,7 @@ class Store:
         try:
             cur = self._conn.execute(
                 "INSERT INTO plans (created_at, start_date, days, interview_date, phases_json) VALUES (?,?,?,?,?)",
-                (_iso(utcnow()), start_date, days, interview_date, json.dumps(phases)))
+                (iso(utcnow()), start_date, days, interview_date, json.dumps(phases)))
         except sqlite3.Error as exc:
             raise StoreError(f"could not save the plan to {self.path}: {exc}") from None
         return int(cur.lastrowid)
@@ -423,67 +349,6 @@ class Store:
             return None
         return {"id": r[0], "created_at": datetime.fromisoformat(r[1]), "start_date": r[2], "days": r[3],
                 "interview_date": r[4], "phases": json.loads(r[5])}
-
-
-def restore_backup(backup: Path, target: Path | None = None) -> Path | None:
-    """Check that ``backup`` is a viva database this version can read, then put it in place.
-
-    The current database, if any, is backed up first; returns where it went.
-    """
-    backup, target = Path(backup), Path(target) if target else paths.db_path()
-    if not backup.is_file():
-        raise StoreError(f"{backup}: no such backup file")
-    try:
-        conn = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
-        ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-        names = {r[0] for r in conn.execute("SELECT name FROM migrations")}
-        conn.close()
-    except sqlite3.Error:
-        ok, names = False, set()
-    if not ok or not names:
-        raise StoreError(f"{backup} is not a viva database backup; nothing was changed")
-    unknown = names - {n for n, _ in MIGRATIONS}
-    if unknown:
-        raise StoreError(f"{backup} was written by a newer viva (schema {sorted(unknown)[-1]}); nothing was changed")
-    # Copy first: if the disk is full this fails while the current database is still in place.
-    tmp = target.with_suffix(".restoring")
-    try:
-        src, dest = sqlite3.connect(f"file:{backup}?mode=ro", uri=True), sqlite3.connect(tmp)
-        try:
-            with dest:
-                src.backup(dest)
-        finally:
-            src.close()
-            dest.close()
-    except (OSError, sqlite3.Error) as exc:
-        tmp.unlink(missing_ok=True)
-        raise StoreError(f"could not copy {backup} into place ({exc}); free disk space. Nothing was changed") \
-            from None
-    try:
-        saved = _save_current(target) if target.exists() else None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    for suffix in ("-wal", "-shm"):
-        Path(str(target) + suffix).unlink(missing_ok=True)
-    os.replace(tmp, target)
-    return saved
-
-
-def _save_current(target: Path) -> Path:
-    """Back up the database a restore replaces; one viva cannot open (corrupt, newer) is moved aside as is."""
-    try:
-        current = Store(target)
-    except StoreError:
-        aside = target.with_name(f"{target.stem}-{utcnow():%Y%m%dT%H%M%S}-unreadable{target.suffix}")
-        for suffix in ("", "-wal", "-shm"):
-            if Path(str(target) + suffix).exists():
-                os.replace(str(target) + suffix, str(aside) + suffix)
-        return aside
-    with current:
-        if target == paths.db_path():
-            return current._backup(current._conn, "before-restore")
-        return current.backup(target.with_suffix(".before-restore.db"))
 
 
 __all__ = ["AttemptRecord", "AttemptRow", "CardRow", "Store", "restore_backup", "utcnow"]
