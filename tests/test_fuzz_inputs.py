@@ -21,7 +21,7 @@ values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=
                                                        st.dictionaries(st.text(max_size=12), inner, max_size=5)),
                       max_leaves=20)
 keys = st.sampled_from(["id", "topic", "question", "answer", "concepts", "kind", "difficulty", "phase",
-                        "follow_ups", "misconceptions", "name", "aliases", "weight", "extra"])
+                        "follow_ups", "misconceptions", "also_accept", "name", "aliases", "weight", "extra"])
 question_like = st.dictionaries(keys, values, max_size=10)
 documents = st.one_of(values, st.fixed_dictionaries({"questions": st.lists(question_like, max_size=4)}))
 
@@ -67,6 +67,23 @@ def test_random_grade_lines_never_raise(lines):
         if question is None:
             assert isinstance(record, GradeError)
             assert record.message.startswith(f"in.jsonl:{number}: ") and "\n" not in record.message
+
+
+grade_records = st.fixed_dictionaries(
+    {"question": st.text(max_size=40), "reference": st.text(max_size=40), "answer": st.text(max_size=40)},
+    optional={"also_accept": values, "concepts": values, "id": values},
+)
+
+
+@FUZZ
+@given(records=st.lists(grade_records, max_size=4))
+def test_grade_records_with_random_optional_fields_never_raise(records):
+    lines = [json.dumps(r) for r in records]
+    for number, question, record in parse_lines(lines, "in.jsonl"):
+        if question is None:
+            assert record.message.startswith(f"in.jsonl:{number}: ") and "\n" not in record.message
+        else:
+            assert all(isinstance(a, str) and a.strip() for a in question.also_accept)
 
 
 def test_grade_cli_on_garbage_has_no_traceback(tmp_path):
