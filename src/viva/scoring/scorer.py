@@ -114,13 +114,12 @@ class Scorer:
             for k, variant in enumerate(variants[q]):
                 work.append((plans[variant], answer, vecs))
                 owner.append((i, k))
+        graded: dict[int, list[Score]] = {}
         for (i, k), (plan, answer, _), vecs in zip(owner, work, self._refine_sentences(work)):
             score = grade(plan, answer, vecs, deliveries[i])
-            if k:
-                score = replace(score, matched_reference=plan.question.answer)
-            best = results[i]
-            if best is None or (score.overall > best.overall and not best.contradictions):
-                results[i] = score
+            graded.setdefault(i, []).append(replace(score, matched_reference=plan.question.answer) if k else score)
+        for i, (own, *others) in graded.items():
+            results[i] = own if own.contradictions else max((own, *others), key=lambda s: s.overall)
         return results  # type: ignore[return-value]
 
     def _embed_spans(self, texts: list[str], spans: list[list[tuple[int, int]]]):
