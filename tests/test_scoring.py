@@ -402,3 +402,20 @@ def test_an_accepted_alternative_does_not_excuse_contradicting_the_reference(sco
     score = scorer.score(loose, inverted)
     assert "contradiction" in score.flags and score.rating in (Rating.AGAIN, Rating.HARD)
     assert score.matched_reference == ""
+
+
+def test_feedback_names_the_accepted_answer_it_graded_against(scorer: Scorer) -> None:
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from viva.ui import render_feedback
+
+    question = replace(EVAL, also_accept=(EVAL_ALT,))
+    score = scorer.score(question, "Run an A/B test on a small share of traffic and compare user ratings and "
+                                   "the thumbs-down rate with the old version before rolling out.")
+    console = Console(width=200, record=True)
+    console.print(render_feedback(question, score))
+    text = " ".join(console.export_text().split())
+    assert "Graded against this accepted answer: Ship the change to a small share of traffic" in text
+    assert "Reference: Build a fixed evaluation set" in text
